@@ -3,6 +3,13 @@
 #![deny(warnings, rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+pub mod allocation;
+pub mod config;
+pub mod controller;
+pub mod crd;
+pub mod http;
+pub mod metrics;
+pub mod registry;
 pub mod telemetry;
 
 /// Everything that can go wrong in the controller.
@@ -12,6 +19,38 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("kubeconfig: {0}")]
     KubeConfig(#[from] kube::config::InferConfigError),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("provider registry: {0}")]
+    Registry(#[from] registry::RegistryError),
+    #[error(transparent)]
+    ProviderNotEnabled(#[from] registry::ProviderNotEnabled),
+    #[error("provider: {0}")]
+    Provider(#[from] dac_provider_api::ProviderError),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("serializing: {0}")]
+    Serialize(#[source] serde_json::Error),
+    #[error("listener {0} has neither lbId and lbPort nor a backendPod")]
+    InvalidListener(String),
+}
+
+impl Error {
+    /// A short, bounded label for metrics.
+    pub fn class(&self) -> String {
+        match self {
+            Error::Kube(_) | Error::KubeConfig(_) => "Kubernetes".into(),
+            Error::Config(_) | Error::Registry(_) => "Config".into(),
+            Error::ProviderNotEnabled(_) => "ProviderNotEnabled".into(),
+            Error::Provider(error) => error.reason().to_string(),
+            Error::Finalizer(error) => match error.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(inner)
+                | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.class(),
+                _ => "Finalizer".into(),
+            },
+            Error::Serialize(_) | Error::InvalidListener(_) => "Internal".into(),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Builds the test ground's binaries from the Go module proxy into $GROUND_BIN.
 # Sourced by hack/cluster.sh; needs versions.sh. Nothing here lands in the work tree.
 
@@ -9,7 +10,7 @@ ground_wrapper_module() {
   gomod=$(cd "$dir" && go mod download -json "$module@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   [ -f "$gomod" ] || { echo "cannot download go.mod of $module@$version" >&2; return 1; }
   (
-    cd "$dir"
+    cd "$dir" || exit 1
     go mod init ground-wrapper >/dev/null 2>&1
     go mod edit -require "$module@$version"
     # Lines like `k8s.io/api => ./staging/src/k8s.io/api` or `go.etcd.io/etcd/api/v3 => ../api`.
@@ -25,7 +26,7 @@ ground_build_kubernetes() {
   minor=$(echo "$KUBE_VERSION" | cut -d. -f2)
   ground_wrapper_module "$dir" k8s.io/kubernetes "$KUBE_VERSION" "v0.${KUBE_VERSION#v1.}" || return 1
   (
-    cd "$dir"
+    cd "$dir" || exit 1
     local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler"
     # Versioned go get: a bare one would move k8s.io/kubernetes to its newest release.
     # shellcheck disable=SC2046,SC2086
@@ -40,7 +41,7 @@ ground_build_etcd() {
   local dir="$GROUND_CACHE/src/etcd-$ETCD_VERSION"
   ground_wrapper_module "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" || return 1
   (
-    cd "$dir"
+    cd "$dir" || exit 1
     go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$GROUND_BIN/etcd" go.etcd.io/etcd/server/v3
   )
 }

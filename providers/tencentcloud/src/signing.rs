@@ -83,6 +83,108 @@ impl SigningInput<'_> {
     }
 }
 
+/// The unsigned call metadata that travels in headers next to the signature.
+#[derive(Debug, Clone, Copy)]
+pub struct CallMetadata<'a> {
+    /// e.g. `CreateListener`.
+    pub action: &'a str,
+    /// e.g. `2018-03-17`.
+    pub version: &'a str,
+    /// Empty for region-less actions: the header is then left out, as the SDK does.
+    pub region: &'a str,
+    /// Temporary credentials' token: sent as `X-TC-Token`, never signed.
+    pub token: Option<&'a str>,
+    /// `X-TC-Language` (`zh-CN` or `en-US`) for the language of error messages.
+    pub language: Option<&'a str>,
+}
+
+impl SigningInput<'_> {
+    /// Every header of a signed request, in the order the official SDK sets them. The HTTP
+    /// client must send `Host` and `Content-Type` exactly as given here, since both are signed.
+    pub fn headers(
+        &self,
+        meta: &CallMetadata<'_>,
+        secret_id: &str,
+        secret_key: &str,
+    ) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            ("Content-Type", self.content_type.to_string()),
+            ("Host", self.host.to_string()),
+            ("X-TC-Action", meta.action.to_string()),
+            ("X-TC-Timestamp", self.timestamp.to_string()),
+            ("X-TC-Version", meta.version.to_string()),
+        ];
+        if !meta.region.is_empty() {
+            headers.push(("X-TC-Region", meta.region.to_string()));
+        }
+        if let Some(token) = meta.token {
+            headers.push(("X-TC-Token", token.to_string()));
+        }
+        if let Some(language) = meta.language {
+            headers.push(("X-TC-Language", language.to_string()));
+        }
+        headers.push(("Authorization", self.authorization(secret_id, secret_key)));
+        headers
+    }
+}
+
+/// The query string of a GET call: `params` flattened the way the official SDK does it
+/// (`Filters.0.Values.1=...`, lists by index, nulls left out, booleans as `True`/`False`), then
+/// form-encoded like Python's `urlencode` (unreserved `A-Za-z0-9_.-~` kept, space as `+`,
+/// everything else `%XX` of its UTF-8 bytes).
+///
+/// Keys come out in the order of the JSON object. The server checks the signature against the
+/// query as sent, so any order verifies; only reproducing the SDK's bytes needs the same order.
+pub fn canonical_query(params: &serde_json::Value) -> String {
+    let mut pairs = Vec::new();
+    flatten(None, params, &mut pairs);
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn flatten(prefix: Option<&str>, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    let key = |k: &str| match prefix {
+        Some(p) => format!("{p}.{k}"),
+        None => k.to_string(),
+    };
+    match value {
+        Value::Null => {}
+        Value::Object(map) => map.iter().for_each(|(k, v)| flatten(Some(&key(k)), v, out)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| flatten(Some(&key(&i.to_string())), v, out)),
+        scalar => {
+            let text = match scalar {
+                // Python's str() of a bool, which is what the SDK sends.
+                Value::Bool(true) => "True".to_string(),
+                Value::Bool(false) => "False".to_string(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            out.push((prefix.unwrap_or_default().to_string(), text));
+        }
+    }
+}
+
+fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 /// The parts of a received `Authorization` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorization {
@@ -165,5 +267,55 @@ mod tests {
                 "{bad:?} should not parse"
             );
         }
+    }
+
+    #[test]
+    fn canonical_query_flattens_like_the_sdk() {
+        let params = serde_json::json!({
+            "Filters": [{"Name": "tag:a b", "Values": ["x/y", "未"]}],
+            "Limit": 20,
+            "WithRs": true,
+            "Skipped": null,
+        });
+        assert_eq!(
+            canonical_query(&params),
+            "Filters.0.Name=tag%3Aa+b&Filters.0.Values.0=x%2Fy&Filters.0.Values.1=%E6%9C%AA&Limit=20&WithRs=True"
+        );
+    }
+
+    #[test]
+    fn headers_leave_out_empty_region_and_absent_token() {
+        let input = SigningInput {
+            method: "POST",
+            query: "",
+            content_type: "application/json",
+            host: "clb.tencentcloudapi.com",
+            payload: b"{}",
+            service: "clb",
+            timestamp: 1_700_000_000,
+        };
+        let meta = CallMetadata {
+            action: "DescribeQuota",
+            version: "2018-03-17",
+            region: "",
+            token: None,
+            language: None,
+        };
+        let names: Vec<_> = input
+            .headers(&meta, "id", "key")
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Content-Type",
+                "Host",
+                "X-TC-Action",
+                "X-TC-Timestamp",
+                "X-TC-Version",
+                "Authorization"
+            ]
+        );
     }
 }

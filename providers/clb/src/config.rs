@@ -1,0 +1,182 @@
+//! The provider's configuration, as it appears in the controller's config file (camelCase).
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::marker;
+
+/// Settings of the `clb` provider. Every field has a default except `region` and `clusterId`,
+/// which [`ClbProvider::new`](crate::ClbProvider::new) requires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ClbProviderConfig {
+    /// Region of bindings and scopes that name none (the cluster's region).
+    pub region: String,
+    /// Identifies this cluster in listener names, so that two clusters sharing an account never
+    /// take each other's listeners for their own: 1-20 of `[A-Za-z0-9-]`.
+    pub cluster_id: String,
+    /// How long a CLB's worker collects jobs before it starts a round. Every write locks the
+    /// instance for a while, so many small writes are far slower than one batched write; the
+    /// window trades this much latency for that.
+    pub batch_window_ms: u64,
+    /// A round starts early once this many jobs are waiting.
+    pub max_batch_jobs: usize,
+    /// Ports per CreateListener call; the cloud takes at most 50.
+    pub max_ports_per_create: usize,
+    /// How long a round waits for a write task (CreateListener, DeleteLoadBalancerListeners)
+    /// before it answers Pending and moves on.
+    pub task_deadline_ms: u64,
+    /// Listeners per CLB instance; default what DescribeQuota reports (`TOTAL_LISTENER_QUOTA`).
+    pub listener_quota: Option<u32>,
+    /// How long CLB VIPs (DescribeLoadBalancers) are reused.
+    pub load_balancer_cache_ttl_ms: u64,
+    /// How long the listener quota (DescribeQuota) is reused.
+    pub quota_cache_ttl_ms: u64,
+    /// How long the count of listeners that are not ours (DescribeListeners) is reused for
+    /// capacity; rounds refresh it for free.
+    pub listener_count_cache_ttl_ms: u64,
+}
+
+impl Default for ClbProviderConfig {
+    fn default() -> Self {
+        Self {
+            region: String::new(),
+            cluster_id: String::new(),
+            batch_window_ms: 150,
+            max_batch_jobs: 500,
+            max_ports_per_create: MAX_PORTS_PER_CREATE,
+            task_deadline_ms: 30_000,
+            listener_quota: None,
+            load_balancer_cache_ttl_ms: 60_000,
+            quota_cache_ttl_ms: 300_000,
+            listener_count_cache_ttl_ms: 10_000,
+        }
+    }
+}
+
+/// The cloud's limit of ports per CreateListener call.
+pub const MAX_PORTS_PER_CREATE: usize = 50;
+
+/// A configuration the provider cannot work with.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("providers.clb.region must not be empty")]
+    MissingRegion,
+    #[error("providers.clb.clusterId {0:?} must be 1-{max} of [A-Za-z0-9-]", max = marker::MAX_CLUSTER_ID_LEN)]
+    InvalidClusterId(String),
+    #[error("providers.clb.{field} is {value}; it must be within {min}..={max}")]
+    OutOfRange {
+        field: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
+}
+
+impl ClbProviderConfig {
+    /// Checks what would otherwise fail at the first cloud call, or never work at all.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.region.trim().is_empty() {
+            return Err(ConfigError::MissingRegion);
+        }
+        if !marker::valid_cluster_id(&self.cluster_id) {
+            return Err(ConfigError::InvalidClusterId(self.cluster_id.clone()));
+        }
+        let range = |field, value: u64, min, max| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError::OutOfRange {
+                    field,
+                    value,
+                    min,
+                    max,
+                })
+            }
+        };
+        range("batchWindowMs", self.batch_window_ms, 0, 10_000)?;
+        range("maxBatchJobs", self.max_batch_jobs as u64, 1, 100_000)?;
+        range(
+            "maxPortsPerCreate",
+            self.max_ports_per_create as u64,
+            1,
+            MAX_PORTS_PER_CREATE as u64,
+        )?;
+        range("taskDeadlineMs", self.task_deadline_ms, 100, 600_000)?;
+        if let Some(quota) = self.listener_quota {
+            range("listenerQuota", u64::from(quota), 1, 100_000)?;
+        }
+        Ok(())
+    }
+
+    pub fn batch_window(&self) -> Duration {
+        Duration::from_millis(self.batch_window_ms)
+    }
+
+    pub fn task_deadline(&self) -> Duration {
+        Duration::from_millis(self.task_deadline_ms)
+    }
+
+    pub fn load_balancer_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.load_balancer_cache_ttl_ms)
+    }
+
+    pub fn quota_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.quota_cache_ttl_ms)
+    }
+
+    pub fn listener_count_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.listener_count_cache_ttl_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> ClbProviderConfig {
+        ClbProviderConfig {
+            region: "ap-guangzhou".into(),
+            cluster_id: "cls-1".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reads_camel_case_with_defaults() {
+        let config: ClbProviderConfig = serde_json::from_value(serde_json::json!({
+            "region": "ap-chengdu",
+            "clusterId": "cls-abc",
+            "batchWindowMs": 50,
+            "listenerQuota": 100
+        }))
+        .unwrap();
+        assert_eq!(config.region, "ap-chengdu");
+        assert_eq!(config.batch_window(), Duration::from_millis(50));
+        assert_eq!(config.listener_quota, Some(100));
+        assert_eq!(config.max_ports_per_create, 50);
+        config.validate().unwrap();
+        assert!(serde_json::from_value::<ClbProviderConfig>(serde_json::json!({"bogus": 1})).is_err());
+    }
+
+    #[test]
+    fn refuses_what_cannot_work() {
+        valid().validate().unwrap();
+        let no_region = ClbProviderConfig {
+            region: " ".into(),
+            ..valid()
+        };
+        assert_eq!(no_region.validate(), Err(ConfigError::MissingRegion));
+        let bad_cluster = ClbProviderConfig {
+            cluster_id: "my_cluster".into(),
+            ..valid()
+        };
+        assert!(matches!(bad_cluster.validate(), Err(ConfigError::InvalidClusterId(_))));
+        let too_many_ports = ClbProviderConfig {
+            max_ports_per_create: 51,
+            ..valid()
+        };
+        let err = too_many_ports.validate().unwrap_err();
+        assert!(err.to_string().contains("maxPortsPerCreate"), "{err}");
+    }
+}

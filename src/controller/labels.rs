@@ -1,0 +1,17 @@
+//! Labels and annotations the controller puts on the objects it manages.
+
+/// On a child listener: the `DedicatedCLBService` that owns it.
+pub const SERVICE: &str = "networking.cloud.tencent.com/service";
+/// On a child listener: the Pod whose port it serves (also in `spec.backendPod`, but a label
+/// lets the controller list a Pod's listeners with one selector).
+pub const POD: &str = "networking.cloud.tencent.com/pod";
+/// On a child listener: the Pod annotation to write the address into (the service's
+/// `ports[].addressPodAnnotation`), copied so that the listener controller needs no lookup.
+pub const ADDRESS_POD_ANNOTATION: &str = "networking.cloud.tencent.com/address-pod-annotation";
+/// On a child listener: `StatefulSet/<name>` when its Pod belongs to a StatefulSet, so that a
+/// missing Pod whose ordinal is still wanted keeps its slot (and so its address).
+pub const POD_OWNER: &str = "networking.cloud.tencent.com/pod-owner";
+/// The field manager of every write.
+pub const MANAGER: &str = "dedicated-address-controller";
+/// Holds a listener until its cloud resource is released.
+pub const FINALIZER: &str = "networking.cloud.tencent.com/release-address";

@@ -1,0 +1,300 @@
+//! The listener controller: makes the cloud match one `DedicatedCLBListener` (one Pod port's
+//! address) through its provider, and releases it before the object may go.
+//!
+//! Stages of `apply`: dereference (provider, Pod, listener config) -> validate (the Pod's IP
+//! must be a VPC IP) -> build (the provider's `Binding`) -> apply (`ensure`) -> update status
+//! and the Pod annotation.
+use super::labels::{ADDRESS_POD_ANNOTATION, FINALIZER, POD};
+use super::{Context, events, pods, status};
+use crate::crd::condition::reasons;
+use crate::crd::{CLBListenerConfig, DedicatedCLBListener, ListenerState};
+use crate::registry::{ProviderNotEnabled, ProviderOps};
+use crate::{Error, Result};
+use dac_provider_api::{Backend, Binding, BindingKey, BindingState, ProviderError, Slot};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Resource;
+use kube::api::{Api, ListParams, ResourceExt};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const KIND: &str = "DedicatedCLBListener";
+/// A healthy listener is looked at again this often, to notice drift in the cloud.
+const RESYNC: Duration = Duration::from_secs(600);
+/// How soon a listener waiting on something the user must fix is looked at again.
+const USER_FIX_RETRY: Duration = Duration::from_secs(60);
+
+pub async fn reconcile(listener: Arc<DedicatedCLBListener>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let namespace = listener.namespace().unwrap_or_default();
+    let api: Api<DedicatedCLBListener> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, listener, |event| async {
+        match event {
+            Finalizer::Apply(listener) => apply(&listener, &ctx).await,
+            Finalizer::Cleanup(listener) => cleanup(&listener, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|error| Error::Finalizer(Box::new(error)));
+    ctx.metrics.reconciled(KIND, started.elapsed());
+    result
+}
+
+/// Where the listener's traffic should go, as far as the controller can tell.
+enum BackendState {
+    /// Nothing to bind: no `backendPod`, the Pod is gone or terminating, or has no IP yet.
+    None,
+    Ready(Backend),
+    /// The Pod exists but cannot be a cloud target; the user must change it.
+    NotBindable(ProviderError),
+}
+
+async fn apply(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Action> {
+    // Dereference.
+    let provider = match ctx.registry.get(&listener.spec.provider) {
+        Ok(provider) => provider,
+        Err(not_enabled) => {
+            return report_failure(listener, ctx, &not_enabled_error(&not_enabled)).await;
+        }
+    };
+    let backend = resolve_backend(listener, ctx).await?;
+    let settings = match resolve_listener_config(listener, ctx).await? {
+        Ok(settings) => settings,
+        Err(error) => return report_failure(listener, ctx, &error).await,
+    };
+
+    // Validate and build.
+    let (backend, unbindable) = match backend {
+        BackendState::None => (None, None),
+        BackendState::Ready(backend) => (Some(backend), None),
+        BackendState::NotBindable(error) => (None, Some(error)),
+    };
+    let binding = build_binding(listener, backend, settings, false)?;
+
+    // Apply.
+    let bound = match provider.ensure(&binding).await {
+        Ok(bound) => bound,
+        Err(error) if error.is_retryable() => return Err(Error::Provider(error)),
+        Err(error) => return report_failure(listener, ctx, &error).await,
+    };
+
+    // Update status and the Pod annotation.
+    let state = match bound.state {
+        BindingState::Pending => ListenerState::Pending,
+        BindingState::Available => ListenerState::Available,
+        BindingState::Bound => ListenerState::Bound,
+    };
+    let annotation_value = (state == ListenerState::Bound)
+        .then_some(bound.address.as_deref())
+        .flatten();
+    write_pod_annotation(listener, ctx, annotation_value).await?;
+    let outcome = status::ListenerOutcome {
+        state,
+        listener_id: Some(bound.resource_id),
+        address: bound.address,
+        problem: unbindable.as_ref(),
+    };
+    let changed_reason = status::patch_listener(listener, ctx, outcome).await?;
+    if let (Some(reason), Some(error)) = (changed_reason, unbindable.as_ref()) {
+        events::warn(
+            &ctx.recorder,
+            &listener.object_ref(&()),
+            &reason,
+            error.message().to_string(),
+        )
+        .await;
+    }
+    Ok(match state {
+        ListenerState::Pending => Action::requeue(Duration::from_secs(2)),
+        _ if unbindable.is_some() => Action::requeue(USER_FIX_RETRY),
+        _ => Action::requeue(RESYNC),
+    })
+}
+
+async fn cleanup(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Action> {
+    let provider = match ctx.registry.get(&listener.spec.provider) {
+        Ok(provider) => provider,
+        // Without its provider nothing can release the address; keeping the finalizer keeps the
+        // record of what to release until the provider is enabled again.
+        Err(not_enabled) => {
+            return report_failure(listener, ctx, &not_enabled_error(&not_enabled)).await;
+        }
+    };
+    if listener.status.as_ref().and_then(|s| s.state) != Some(ListenerState::Deleting) {
+        let outcome = status::ListenerOutcome::deleting(listener);
+        status::patch_listener(listener, ctx, outcome).await?;
+    }
+    let keep_pod_address = pod_has_other_listeners(listener, ctx).await?;
+    let binding = build_binding(listener, None, None, keep_pod_address)?;
+    match provider.release(&binding).await {
+        Ok(()) => {}
+        Err(error) if error.is_retryable() => return Err(Error::Provider(error)),
+        // The load balancer itself is gone, and its listeners with it.
+        Err(error) if error.reason() == reasons::LOAD_BALANCER_NOT_FOUND => {}
+        Err(error) => return report_failure(listener, ctx, &error).await,
+    }
+    write_pod_annotation(listener, ctx, None).await?;
+    tracing::info!(listener = %listener.name_any(), "address released");
+    Ok(Action::await_change())
+}
+
+fn not_enabled_error(not_enabled: &ProviderNotEnabled) -> ProviderError {
+    ProviderError::user_fixable(ProviderNotEnabled::REASON, not_enabled.to_string())
+}
+
+/// Records a failure the user (or an operator) must fix: condition, state `Failed`, an Event
+/// when the reason is new; then looks again later instead of hot-looping.
+async fn report_failure(
+    listener: &DedicatedCLBListener,
+    ctx: &Context,
+    error: &ProviderError,
+) -> Result<Action> {
+    ctx.metrics
+        .reconcile_failed(KIND, error.reason().to_string());
+    let state = match listener.status.as_ref().and_then(|s| s.state) {
+        Some(ListenerState::Deleting) => ListenerState::Deleting,
+        _ => ListenerState::Failed,
+    };
+    let outcome = status::ListenerOutcome::failed(listener, state, error);
+    if let Some(reason) = status::patch_listener(listener, ctx, outcome).await? {
+        events::warn(
+            &ctx.recorder,
+            &listener.object_ref(&()),
+            &reason,
+            error.message().to_string(),
+        )
+        .await;
+    }
+    Ok(Action::requeue(USER_FIX_RETRY))
+}
+
+async fn resolve_backend(listener: &DedicatedCLBListener, ctx: &Context) -> Result<BackendState> {
+    let Some(backend_pod) = &listener.spec.backend_pod else {
+        return Ok(BackendState::None);
+    };
+    let api: Api<Pod> = Api::namespaced(
+        ctx.client.clone(),
+        &listener.namespace().unwrap_or_default(),
+    );
+    let Some(pod) = api.get_opt(&backend_pod.pod_name).await? else {
+        return Ok(BackendState::None);
+    };
+    let Some(ip) = pods::live_ip(&pod) else {
+        return Ok(BackendState::None);
+    };
+    if !ctx.cluster.is_vpc_ip(ip) {
+        return Ok(BackendState::NotBindable(ProviderError::user_fixable(
+            reasons::POD_IP_NOT_IN_VPC,
+            format!(
+                "Pod {} has IP {ip}, which is not in the VPC, so no load balancer or NAT gateway can reach it; \
+                 give it a VPC IP with the Pod annotation `tke.cloud.tencent.com/networks: tke-route-eni`",
+                backend_pod.pod_name
+            ),
+        )));
+    }
+    Ok(BackendState::Ready(Backend {
+        pod_name: backend_pod.pod_name.clone(),
+        pod_ip: ip.to_string(),
+        port: backend_pod.port,
+    }))
+}
+
+/// The referenced `CLBListenerConfig`'s spec as JSON, or the user-fixable error of a missing one.
+async fn resolve_listener_config(
+    listener: &DedicatedCLBListener,
+    ctx: &Context,
+) -> Result<Result<Option<serde_json::Value>, ProviderError>> {
+    let Some(name) = &listener.spec.listener_config else {
+        return Ok(Ok(None));
+    };
+    let api: Api<CLBListenerConfig> = Api::namespaced(
+        ctx.client.clone(),
+        &listener.namespace().unwrap_or_default(),
+    );
+    Ok(match api.get_opt(name).await? {
+        Some(config) => Ok(Some(
+            serde_json::to_value(&config.spec).map_err(Error::Serialize)?,
+        )),
+        None => Err(ProviderError::user_fixable(
+            reasons::INVALID_LISTENER_CONFIG,
+            format!("CLBListenerConfig {name:?} does not exist in this namespace"),
+        )),
+    })
+}
+
+fn build_binding(
+    listener: &DedicatedCLBListener,
+    backend: Option<Backend>,
+    listener_settings: Option<serde_json::Value>,
+    keep_pod_address: bool,
+) -> Result<Binding> {
+    let spec = &listener.spec;
+    let protocol = spec.protocol.into();
+    let slot = match (&spec.lb_id, spec.lb_port, &spec.backend_pod) {
+        (Some(frontend_id), Some(port), _) => Slot::Port {
+            frontend_id: frontend_id.clone(),
+            public_ip: spec.public_ip.clone(),
+            port,
+            protocol,
+        },
+        (None, None, Some(pod)) => Slot::PodAddress {
+            pod_name: pod.pod_name.clone(),
+            port: pod.port,
+            protocol,
+        },
+        // The CRD's validation rules make this unreachable for objects the API server accepted.
+        _ => return Err(Error::InvalidListener(listener.name_any())),
+    };
+    Ok(Binding {
+        key: BindingKey::new(
+            listener.namespace().unwrap_or_default(),
+            listener.name_any(),
+        ),
+        region: spec.lb_region.clone(),
+        slot,
+        backend,
+        resource_id: listener.status.as_ref().and_then(|s| s.listener_id.clone()),
+        listener_settings,
+        options: None,
+        keep_pod_address,
+    })
+}
+
+/// Whether other listeners of the same provider still serve this listener's Pod (an EIP per Pod
+/// is shared by all of its ports and must outlive all but the last).
+async fn pod_has_other_listeners(listener: &DedicatedCLBListener, ctx: &Context) -> Result<bool> {
+    let Some(pod) = listener.labels().get(POD) else {
+        return Ok(false);
+    };
+    let api: Api<DedicatedCLBListener> = Api::namespaced(
+        ctx.client.clone(),
+        &listener.namespace().unwrap_or_default(),
+    );
+    let siblings = api
+        .list(&ListParams::default().labels(&format!("{POD}={pod}")))
+        .await?;
+    Ok(siblings.items.iter().any(|other| {
+        other.name_any() != listener.name_any()
+            && other.spec.provider == listener.spec.provider
+            && other.metadata.deletion_timestamp.is_none()
+    }))
+}
+
+async fn write_pod_annotation(
+    listener: &DedicatedCLBListener,
+    ctx: &Context,
+    value: Option<&str>,
+) -> Result<()> {
+    let (Some(key), Some(pod)) = (
+        listener.annotations().get(ADDRESS_POD_ANNOTATION),
+        &listener.spec.backend_pod,
+    ) else {
+        return Ok(());
+    };
+    let api: Api<Pod> = Api::namespaced(
+        ctx.client.clone(),
+        &listener.namespace().unwrap_or_default(),
+    );
+    pods::set_annotation(&api, &pod.pod_name, key, value).await
+}
