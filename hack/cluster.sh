@@ -104,9 +104,11 @@ stop() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Sets *_PORT from a block of 5 consecutive free ports. Below 32768 so the kernel's
-# ephemeral ports (outgoing connections) cannot take one between this check and the bind.
-pick_ports() {
+# Writes .ground/ground.env: a block of 5 consecutive free ports, and the binaries' dir
+# (so `down` recognizes its processes even if the versions in the environment change).
+# Ports below 32768, so the kernel's ephemeral ports (outgoing connections) cannot take one
+# between this check and the bind.
+write_state_env() {
   local base p ok
   for _ in $(seq 50); do
     base=${GROUND_PORT_BASE:-$((20000 + RANDOM % 2000 * 5))}
@@ -116,7 +118,8 @@ pick_ports() {
     [ -z "${GROUND_PORT_BASE:-}" ] || die "GROUND_PORT_BASE=$GROUND_PORT_BASE: port $p is in use"
   done
   [ "$ok" = 1 ] || die "found no free block of loopback ports"
-  cat >"$STATE/ports.env" <<EOF
+  cat >"$STATE/ground.env" <<EOF
+GROUND_BIN=$GROUND_BIN
 ETCD_PORT=$base
 ETCD_PEER_PORT=$((base + 1))
 APISERVER_PORT=$((base + 2))
@@ -125,8 +128,8 @@ SCHEDULER_PORT=$((base + 4))
 EOF
 }
 
-# shellcheck disable=SC1091 # written at run time by pick_ports
-load_ports() { [ -f "$STATE/ports.env" ] && source "$STATE/ports.env"; }
+# shellcheck disable=SC1091 # written at run time by write_state_env
+load_state_env() { [ -f "$STATE/ground.env" ] && source "$STATE/ground.env"; }
 
 # GET/POST against the API server as the admin. A non-curl user agent keeps the JSON
 # compact (the API server pretty-prints for curl), which the greps below rely on.
@@ -141,6 +144,11 @@ apiserver_ready() { [ "$(api /readyz)" = ok ]; }
 
 ready_nodes() { api /api/v1/nodes | grep -o '"type":"Ready","status":"True"' | wc -l; }
 nodes_ready() { [ "$(ready_nodes)" -ge "$NODE_COUNT" ]; }
+# kwok renews a Lease per node; without them the node-lifecycle controller would mark the
+# nodes NotReady (and the Pods on them not Ready) after its 50s grace period.
+node_leases_exist() {
+  [ "$(api /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases | grep -o '"holderIdentity"' | wc -l)" -ge "$NODE_COUNT" ]
+}
 # The service-account controller (controller-manager) creates it in every namespace.
 default_sa_exists() { api /api/v1/namespaces/default/serviceaccounts/default >/dev/null; }
 
@@ -248,7 +256,7 @@ EOF
 # Prints one line per component; returns non-zero if any is not running.
 report() {
   local name ok=0
-  load_ports || true
+  load_state_env || true
   for name in "${COMPONENTS[@]}"; do
     if alive "$name"; then
       printf '%-24s running (pid %s)\n' "$name" "$(pid_of "$name")"
@@ -276,7 +284,7 @@ report() {
 cmd_up() {
   if [ -d "$STATE" ]; then
     # Already up: a no-op if healthy, a loud failure if something died.
-    if report >/dev/null 2>&1; then log "already up"; return 0; fi
+    if report >/dev/null 2>&1; then log "already up"; cmd_env; return 0; fi
     report || true
     die "the ground in $STATE is not healthy (see above); run hack/cluster.sh down, then up"
   fi
@@ -284,7 +292,7 @@ cmd_up() {
   SECONDS=0
   DEADLINE=$UP_TIMEOUT
   mkdir -p "$STATE"
-  pick_ports && load_ports
+  write_state_env && load_state_env
   gen_pki
   write_kubeconfig "$KUBECONFIG_FILE" admin
   write_kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager
@@ -335,14 +343,14 @@ cmd_up() {
     --authorization-kubeconfig="$STATE/scheduler.kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false --profiling=false
   STARTED+=(kube-scheduler)
-  # Node leases keep the nodes alive for the node-lifecycle controller (without them it
-  # marks them NotReady every 50s); the lease flag must be explicit, kwok's default is off.
+  # The lease flag must be explicit: without a KwokConfiguration file kwok's default is off.
   # shellcheck disable=SC2086 # one --config per stage file
   start kwok --kubeconfig="$KUBECONFIG_FILE" --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-lease-duration-seconds=40 --cidr="10.244.0.1/24" $stages
   STARTED+=(kwok)
 
   wait_until "$NODE_COUNT nodes Ready" nodes_ready
+  wait_until "$NODE_COUNT node Leases (kwok's heartbeats)" node_leases_exist
   wait_until "kube-controller-manager /healthz" healthz "$CONTROLLER_MANAGER_PORT"
   wait_until "kube-scheduler /healthz" healthz "$SCHEDULER_PORT"
   wait_until "the default ServiceAccount (controller-manager at work)" default_sa_exists
@@ -352,6 +360,7 @@ cmd_up() {
 
 cmd_down() {
   [ -d "$STATE" ] || { log "not up"; return 0; }
+  load_state_env || true
   local i
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop "${COMPONENTS[i]}"; done
   rm -rf "$STATE"

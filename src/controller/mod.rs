@@ -37,6 +37,8 @@ pub struct Context {
     /// Services that share frontends must not pick the same free slot at the same time, so
     /// reading the taken slots and creating children happens under this lock.
     pub allocation_lock: tokio::sync::Mutex<()>,
+    /// The namespace this controller watches; `None`: all.
+    pub namespace: Option<String>,
     /// Consecutive failures per object, for exponential requeue backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -47,6 +49,7 @@ impl Context {
         registry: ProviderRegistry,
         cluster: ClusterConfig,
         metrics: Metrics,
+        namespace: Option<String>,
     ) -> Self {
         let reporter = Reporter {
             controller: labels::MANAGER.into(),
@@ -59,6 +62,7 @@ impl Context {
             cluster,
             metrics,
             allocation_lock: tokio::sync::Mutex::new(()),
+            namespace,
             failures: Mutex::default(),
         }
     }
@@ -136,9 +140,10 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let client = ctx.client.clone();
-    let services: Api<DedicatedCLBService> = Api::all(client.clone());
-    let listeners: Api<DedicatedCLBListener> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
+    let namespace = ctx.namespace.as_deref();
+    let services: Api<DedicatedCLBService> = scoped(&client, namespace);
+    let listeners: Api<DedicatedCLBListener> = scoped(&client, namespace);
+    let pods: Api<Pod> = scoped(&client, namespace);
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
 
     let service_controller = Controller::new(services, watcher::Config::default());
@@ -224,6 +229,17 @@ pub async fn run(
         }
     };
     futures::join!(service_controller, listener_controller, ready);
+}
+
+pub(crate) fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
 }
 
 fn log_outcome(result: std::result::Result<String, String>) {

@@ -310,7 +310,7 @@ async fn occupied_elsewhere(
     service: &DedicatedCLBService,
 ) -> Result<Vec<PortSlot>> {
     let ids: BTreeSet<&str> = frontends.iter().map(|f| f.id.as_str()).collect();
-    let all: Api<DedicatedCLBListener> = Api::all(ctx.client.clone());
+    let all: Api<DedicatedCLBListener> = super::scoped(&ctx.client, ctx.namespace.as_deref());
     let uid = service.uid();
     Ok(all
         .list(&ListParams::default())

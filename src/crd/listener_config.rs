@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// CreateListener settings that `DedicatedCLBService` and `DedicatedCLBListener` name in
 /// `listenerConfig`. Unset fields take the cloud's defaults.
+// clippy takes the repeated `printcolumn(type_ = ...)` for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[kube(
     group = "networking.cloud.tencent.com",

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 /// Gives every selected Pod's listed ports a public address each. The controller allocates a
 /// slot per Pod port and records it in a `DedicatedCLBListener` child it owns.
+// clippy takes the repeated `printcolumn(type_ = ...)` for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[kube(
     group = "networking.cloud.tencent.com",

@@ -51,6 +51,26 @@ pub(crate) struct LoadBalancerInfo {
     pub vip: Option<String>,
 }
 
+/// The caches one provider shares with its workers. Keys are (region, load balancer id), or
+/// the region for the quota (the listener quota is per instance but the same for all of them).
+#[derive(Debug)]
+pub(crate) struct Caches {
+    pub load_balancers: TtlCache<(String, String), LoadBalancerInfo>,
+    pub listener_quota: TtlCache<String, u32>,
+    /// Listeners on an instance that are not this cluster's: the part of the quota we cannot use.
+    pub foreign_listeners: TtlCache<(String, String), u32>,
+}
+
+impl Caches {
+    pub fn new(config: &crate::ClbProviderConfig) -> Self {
+        Self {
+            load_balancers: TtlCache::new(config.load_balancer_cache_ttl()),
+            listener_quota: TtlCache::new(config.quota_cache_ttl()),
+            foreign_listeners: TtlCache::new(config.listener_count_cache_ttl()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

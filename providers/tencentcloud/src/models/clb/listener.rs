@@ -11,8 +11,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "PascalCase")]
 pub struct CreateListenerRequest {
     pub load_balancer_id: String,
+    /// One listener per port, at most 50 per call (1-65535).
     pub ports: Vec<i64>,
+    /// TCP, UDP, TCP_SSL, QUIC, HTTP or HTTPS.
     pub protocol: String,
+    /// Names in the order of `ports`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_names: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +34,7 @@ pub struct CreateListenerRequest {
     pub session_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keepalive_enable: Option<i64>,
+    /// Makes a port-range listener from `ports[0]` to this port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_port: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +102,7 @@ pub struct DeleteListenerResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteLoadBalancerListenersRequest {
     pub load_balancer_id: String,
+    /// At most 20. `None` deletes every listener of the CLB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_ids: Option<Vec<String>>,
 }

@@ -118,14 +118,18 @@ pub struct DescribeTargetsResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Target {
+    /// The backend port.
     #[serde(default, deserialize_with = "null_default")]
     pub port: i64,
     #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// A CVM instance id; cannot address secondary ENI IPs. Set this or `eni_ip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
+    /// 0-100, default 10; 0 keeps the target bound but sends it no new connections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<i64>,
+    /// An IP of an ENI bound to a CVM (VPC-CNI Pod IPs are). Set this or `instance_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eni_ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,8 +140,10 @@ pub struct Target {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BatchTarget {
+    /// The listener the target is bound to.
     #[serde(default, deserialize_with = "null_default")]
     pub listener_id: String,
+    /// The backend port.
     #[serde(default, deserialize_with = "null_default")]
     pub port: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -74,8 +74,10 @@ pub struct AllocateAddressesResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct AssociateAddressRequest {
     pub address_id: String,
+    /// Bind to a CVM instance (its primary IP); or use `network_interface_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
+    /// Bind to `private_ip_address` of this ENI (secondary IPs work).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_interface_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeTaskResultRequest {
+    /// The `TaskId` string of the EIP action, parsed: the API rejects a string here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,352 @@
+//! Pure decisions of a round, from what DescribeListeners / DescribeTargets returned: which
+//! listener a binding adopts or whether it needs one created, what a release deletes, and which
+//! targets to deregister and register. No I/O here, so every rule has a unit test.
+use std::time::Duration;
+
+use dac_provider_api::{Backend, Protocol, ProviderError};
+use dac_tencentcloud::models::clb;
+
+use crate::errors::reason;
+use crate::marker::{self, Ownership};
+
+/// How long a binding whose port another of our listeners holds waits before asking again:
+/// that listener's own release (or the controller's orphan sweep) frees it.
+pub(crate) const HELD_BY_SIBLING_RETRY: Duration = Duration::from_secs(5);
+
+/// The parts of a listener the decisions need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ListenerView {
+    pub id: String,
+    pub protocol: String,
+    pub port: i64,
+    /// Last port of a port-range listener; 0 for a single port.
+    pub end_port: i64,
+    pub name: String,
+}
+
+impl ListenerView {
+    pub fn from_model(l: &clb::Listener) -> Option<Self> {
+        Some(Self {
+            id: l.listener_id.clone()?,
+            protocol: l.protocol.clone().unwrap_or_default(),
+            port: l.port?,
+            end_port: l.end_port.unwrap_or(0),
+            name: l.listener_name.clone().unwrap_or_default(),
+        })
+    }
+
+    fn covers(&self, port: u16) -> bool {
+        let port = i64::from(port);
+        (self.port..=self.end_port.max(self.port)).contains(&port)
+    }
+
+    fn is_exactly(&self, port: u16, protocol: Protocol) -> bool {
+        self.port == i64::from(port) && self.end_port <= self.port && self.protocol == protocol.as_str()
+    }
+}
+
+/// TCP-family and UDP-family listeners may share a port number; within a family they may not
+/// (a TCP listener and an HTTP one on the same port conflict).
+fn family(protocol: &str) -> &'static str {
+    match protocol {
+        "UDP" | "QUIC" => "udp",
+        _ => "tcp",
+    }
+}
+
+/// What an `ensure` does about its listener.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum EnsurePlan {
+    /// Our listener for this binding exists (perhaps made before a crash): use it.
+    Adopt(String),
+    /// Nothing is in the way: create it.
+    Create,
+    /// Something else holds the port.
+    Fail(ProviderError),
+}
+
+pub(crate) fn plan_ensure(
+    listeners: &[ListenerView],
+    cluster: &str,
+    lb_id: &str,
+    marker_name: &str,
+    port: u16,
+    protocol: Protocol,
+) -> EnsurePlan {
+    if let Some(l) = listeners
+        .iter()
+        .find(|l| l.is_exactly(port, protocol) && l.name == marker_name)
+    {
+        return EnsurePlan::Adopt(l.id.clone());
+    }
+    let Some(holder) = listeners
+        .iter()
+        .find(|l| family(&l.protocol) == family(protocol.as_str()) && l.covers(port))
+    else {
+        return EnsurePlan::Create;
+    };
+    let what = format!(
+        "port {port}/{protocol} of CLB {lb_id} is held by listener {} ({} {}, name {:?})",
+        holder.id, holder.protocol, holder.port, holder.name
+    );
+    EnsurePlan::Fail(match marker::parse(cluster, &holder.name) {
+        // Someone else's: never touched. The user has to free the port or change the range.
+        Ownership::Foreign => ProviderError::user_fixable(
+            reason::PORT_CONFLICT,
+            format!("{what}, which this controller did not create"),
+        ),
+        // Ours, for another child object: an allocation that is being released (or an orphan
+        // the sweep will release). Waiting is right; taking it over is not, because its own
+        // release would then delete the listener from under this binding.
+        Ownership::Owned(owner) => ProviderError::retry_after(
+            format!("{what}, created for {owner}; waiting for it to be released"),
+            HELD_BY_SIBLING_RETRY,
+        ),
+        Ownership::OwnedUnknown => ProviderError::retry_after(
+            format!("{what}, created by this cluster for another binding; waiting for it to be released"),
+            HELD_BY_SIBLING_RETRY,
+        ),
+    })
+}
+
+/// The listeners a `release` deletes: the one at its slot carrying its marker, and the one named
+/// by `resource_id` if that carries this cluster's marker (an orphan found by `list_owned`
+/// whose owner could not be read). Anything else is left alone.
+pub(crate) fn release_ids(
+    listeners: &[ListenerView],
+    cluster: &str,
+    marker_name: &str,
+    port: u16,
+    protocol: Protocol,
+    resource_id: Option<&str>,
+) -> Vec<String> {
+    listeners
+        .iter()
+        .filter(|l| {
+            let by_slot = l.is_exactly(port, protocol) && l.name == marker_name;
+            let by_id = resource_id == Some(l.id.as_str()) && marker::parse(cluster, &l.name).is_ours();
+            by_slot || by_id
+        })
+        .map(|l| l.id.clone())
+        .collect()
+}
+
+/// What to change on one listener's targets so that `desired` is its only one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct TargetChanges {
+    pub deregister: Vec<clb::BatchTarget>,
+    pub register: Option<clb::BatchTarget>,
+}
+
+impl TargetChanges {
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.deregister.is_empty() && self.register.is_none()
+    }
+}
+
+fn is_desired(target: &clb::Backend, desired: &Backend) -> bool {
+    target.port == Some(i64::from(desired.port))
+        && target.instance_id.as_deref().unwrap_or("").is_empty()
+        && target.private_ip_addresses.iter().any(|ip| *ip == desired.pod_ip)
+}
+
+/// Exactly one target per listener: the binding's backend. Anything else bound there (a stale
+/// IP left by an earlier Pod, a port that changed, a CVM someone added) is deregistered.
+pub(crate) fn target_changes(
+    listener_id: &str,
+    current: &[clb::Backend],
+    desired: Option<&Backend>,
+) -> TargetChanges {
+    let mut changes = TargetChanges::default();
+    let mut satisfied = false;
+    for target in current {
+        if desired.is_some_and(|d| is_desired(target, d)) && !satisfied {
+            satisfied = true;
+            continue;
+        }
+        if let Some(stale) = as_batch_target(listener_id, target) {
+            changes.deregister.push(stale);
+        } else {
+            tracing::warn!(listener_id, ?target, "a target without InstanceId or IP; cannot deregister it");
+        }
+    }
+    if let Some(d) = desired.filter(|_| !satisfied) {
+        changes.register = Some(clb::BatchTarget {
+            listener_id: listener_id.to_string(),
+            port: i64::from(d.port),
+            eni_ip: Some(d.pod_ip.clone()),
+            ..Default::default()
+        });
+    }
+    changes
+}
+
+/// A bound target as the batch actions name it: by instance for CVM targets, by IP for ENI ones.
+fn as_batch_target(listener_id: &str, target: &clb::Backend) -> Option<clb::BatchTarget> {
+    let base = clb::BatchTarget {
+        listener_id: listener_id.to_string(),
+        port: target.port?,
+        ..Default::default()
+    };
+    match target.instance_id.as_deref().filter(|id| !id.is_empty()) {
+        Some(id) => Some(clb::BatchTarget {
+            instance_id: Some(id.to_string()),
+            ..base
+        }),
+        None => Some(clb::BatchTarget {
+            eni_ip: Some(target.private_ip_addresses.first()?.clone()),
+            ..base
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dac_provider_api::BindingKey;
+
+    const CLUSTER: &str = "cls-1";
+
+    fn ours(key: &str) -> String {
+        marker::encode(CLUSTER, &BindingKey::new("ns", key))
+    }
+
+    fn listener(id: &str, protocol: &str, port: i64, name: &str) -> ListenerView {
+        ListenerView {
+            id: id.into(),
+            protocol: protocol.into(),
+            port,
+            end_port: 0,
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn adopts_our_own_listener_and_creates_on_a_free_port() {
+        let listeners = vec![listener("lbl-1", "TCP", 501, &ours("a"))];
+        assert_eq!(
+            plan_ensure(&listeners, CLUSTER, "lb-1", &ours("a"), 501, Protocol::Tcp),
+            EnsurePlan::Adopt("lbl-1".into())
+        );
+        assert_eq!(
+            plan_ensure(&listeners, CLUSTER, "lb-1", &ours("b"), 502, Protocol::Tcp),
+            EnsurePlan::Create
+        );
+        // UDP on the same port number is a different slot.
+        assert_eq!(
+            plan_ensure(&listeners, CLUSTER, "lb-1", &ours("c"), 501, Protocol::Udp),
+            EnsurePlan::Create
+        );
+    }
+
+    #[test]
+    fn a_foreign_listener_is_a_conflict_for_the_user() {
+        for holder in [
+            listener("lbl-x", "TCP", 501, "console-made"),
+            listener("lbl-x", "HTTP", 501, ""),
+            ListenerView {
+                end_port: 600,
+                ..listener("lbl-x", "TCP", 400, "range")
+            },
+            listener("lbl-x", "TCP", 501, &marker::encode("other-cluster", &BindingKey::new("ns", "a"))),
+        ] {
+            let plan = plan_ensure(&[holder.clone()], CLUSTER, "lb-1", &ours("a"), 501, Protocol::Tcp);
+            let EnsurePlan::Fail(err) = plan else {
+                panic!("{holder:?}: {plan:?}")
+            };
+            assert_eq!(err.reason(), reason::PORT_CONFLICT, "{holder:?}");
+            assert!(err.message().contains("lbl-x"));
+        }
+    }
+
+    #[test]
+    fn our_listener_for_another_child_is_waited_for() {
+        let listeners = vec![listener("lbl-1", "TCP", 501, &ours("old"))];
+        let EnsurePlan::Fail(err) =
+            plan_ensure(&listeners, CLUSTER, "lb-1", &ours("new"), 501, Protocol::Tcp)
+        else {
+            panic!()
+        };
+        assert!(err.is_retryable());
+        assert_eq!(err.retry_after_hint(), Some(HELD_BY_SIBLING_RETRY));
+        assert!(err.message().contains("ns/old"), "{err}");
+    }
+
+    #[test]
+    fn release_deletes_only_what_carries_the_marker() {
+        let listeners = vec![
+            listener("lbl-1", "TCP", 501, &ours("a")),
+            listener("lbl-2", "TCP", 502, "console-made"),
+            listener("lbl-3", "TCP", 503, &format!("{}_0123456789abcdef", marker::cluster_prefix(CLUSTER))),
+        ];
+        let ids = |marker_name: &str, port, resource_id| {
+            release_ids(&listeners, CLUSTER, marker_name, port, Protocol::Tcp, resource_id)
+        };
+        assert_eq!(ids(&ours("a"), 501, None), ["lbl-1"]);
+        // Another owner's marker, a foreign listener, or a missing one: nothing.
+        assert!(ids(&ours("b"), 501, None).is_empty());
+        assert!(ids(&ours("a"), 502, Some("lbl-2")).is_empty());
+        assert!(ids(&ours("a"), 509, None).is_empty());
+        // By id when the name is this cluster's, even with an unreadable owner (orphan sweep).
+        assert_eq!(ids(&ours("zzz"), 503, Some("lbl-3")), ["lbl-3"]);
+        assert_eq!(ids(&ours("a"), 501, Some("lbl-1")), ["lbl-1"]);
+    }
+
+    fn eni(ip: &str, port: i64) -> clb::Backend {
+        clb::Backend {
+            kind: Some("ENI".into()),
+            port: Some(port),
+            private_ip_addresses: vec![ip.into()],
+            ..Default::default()
+        }
+    }
+
+    fn backend(ip: &str, port: u16) -> Backend {
+        Backend {
+            pod_name: "gs-0".into(),
+            pod_ip: ip.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn the_backend_becomes_the_only_target() {
+        let b = backend("10.0.0.5", 7000);
+        let fresh = target_changes("lbl-1", &[], Some(&b));
+        assert!(fresh.deregister.is_empty());
+        let reg = fresh.register.unwrap();
+        assert_eq!((reg.listener_id.as_str(), reg.eni_ip.as_deref(), reg.port), ("lbl-1", Some("10.0.0.5"), 7000));
+
+        assert!(target_changes("lbl-1", &[eni("10.0.0.5", 7000)], Some(&b)).is_empty());
+
+        // A stale IP from an earlier Pod goes; the new one comes.
+        let moved = target_changes("lbl-1", &[eni("10.0.0.9", 7000)], Some(&b));
+        assert_eq!(moved.deregister.len(), 1);
+        assert_eq!(moved.deregister[0].eni_ip.as_deref(), Some("10.0.0.9"));
+        assert!(moved.register.is_some());
+
+        // Extra targets and a CVM go, the right one stays.
+        let cvm = clb::Backend {
+            kind: Some("CVM".into()),
+            instance_id: Some("ins-1".into()),
+            port: Some(80),
+            private_ip_addresses: vec!["10.1.1.1".into()],
+            ..Default::default()
+        };
+        let crowded = target_changes(
+            "lbl-1",
+            &[eni("10.0.0.5", 7001), eni("10.0.0.5", 7000), cvm],
+            Some(&b),
+        );
+        assert_eq!(crowded.deregister.len(), 2);
+        assert_eq!(crowded.deregister[1].instance_id.as_deref(), Some("ins-1"));
+        assert_eq!(crowded.deregister[1].eni_ip, None);
+        assert!(crowded.register.is_none());
+
+        // No backend: no target at all.
+        let none = target_changes("lbl-1", &[eni("10.0.0.5", 7000)], None);
+        assert_eq!(none.deregister.len(), 1);
+        assert!(none.register.is_none());
+    }
+}

@@ -1,0 +1,548 @@
+//! One round of a CLB's worker: look once, then write in as few calls as the cloud allows.
+//!
+//! 1. DescribeListeners, once for the instance.
+//! 2. Releases first (they free ports and quota for the creates that follow):
+//!    DeleteLoadBalancerListeners, up to 20 ids per call, and wait for the task.
+//! 3. Ensures: adopt our existing listeners, create the missing ones with CreateListener grouped
+//!    by (protocol, settings), up to 50 ports per call, waiting for each task (the instance is
+//!    locked until it ends).
+//! 4. Targets: DescribeTargets for adopted listeners (20 per call; new ones have none), then
+//!    BatchDeregisterTargets for whatever is not the binding's backend and BatchRegisterTargets
+//!    for missing backends, up to 500 per call.
+//!
+//! Each waiter gets its own answer. A call the cloud refuses as a whole for one item's sake
+//! (a port taken since we looked, the quota, an invalid target) is split in halves until the
+//! item is alone, so the others still go through.
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+use dac_provider_api::{BindingState, Protocol, ProviderError, Result};
+use dac_tencentcloud::{ClbApi, Error};
+use dac_tencentcloud::models::clb;
+use tokio::time::Instant;
+
+use super::plan::{self, EnsurePlan, ListenerView};
+use super::{EnsureJob, EnsureOutcome, Grouped, ReleaseJob, WorkerEnv};
+use crate::errors::{self, Stage, reason};
+use crate::marker::{self, Ownership};
+use crate::settings::ListenerSettings;
+
+/// Listener ids per DeleteLoadBalancerListeners call.
+const MAX_DELETE_IDS: usize = 20;
+/// Listener ids per DescribeTargets call.
+const MAX_DESCRIBE_TARGETS_IDS: usize = 20;
+/// Targets per BatchRegisterTargets / BatchDeregisterTargets call.
+const MAX_BATCH_TARGETS: usize = 500;
+
+/// The jobs of one round: at most one per slot.
+#[derive(Default)]
+pub(crate) struct Round {
+    pub ensures: Vec<Grouped<EnsureJob, EnsureOutcome>>,
+    pub releases: Vec<Grouped<ReleaseJob, ()>>,
+}
+
+impl Round {
+    pub fn len(&self) -> usize {
+        self.ensures.len() + self.releases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub(crate) async fn run(env: &WorkerEnv, region: &str, lb_id: &str, round: Round) {
+    let Round { ensures, releases } = round;
+    tracing::debug!(ensures = ensures.len(), releases = releases.len(), "round");
+    let mut listeners = match describe_listeners(env, region, lb_id).await {
+        Ok(listeners) => listeners,
+        Err(err) => {
+            if err.reason() == reason::LOAD_BALANCER_NOT_FOUND {
+                env.caches
+                    .load_balancers
+                    .remove(&(region.to_string(), lb_id.to_string()));
+            }
+            for g in ensures {
+                g.reply(Err(err.clone()));
+            }
+            for g in releases {
+                g.reply(Err(err.clone()));
+            }
+            return;
+        }
+    };
+    if !releases.is_empty() {
+        let deleted = run_releases(env, region, lb_id, &listeners, releases).await;
+        listeners.retain(|l| !deleted.contains(&l.id));
+    }
+    if !ensures.is_empty() {
+        run_ensures(env, region, lb_id, &listeners, ensures).await;
+    }
+}
+
+/// All listeners of the instance; refreshes the count of foreign ones on the way (capacity).
+async fn describe_listeners(env: &WorkerEnv, region: &str, lb_id: &str) -> Result<Vec<ListenerView>> {
+    let req = clb::DescribeListenersRequest {
+        load_balancer_id: lb_id.to_string(),
+        ..Default::default()
+    };
+    let resp = env
+        .api
+        .describe_listeners(region, &req)
+        .await
+        .map_err(|e| errors::map(&e, Stage::Read, lb_id))?;
+    let listeners: Vec<ListenerView> = resp.listeners.iter().filter_map(ListenerView::from_model).collect();
+    let foreign = listeners
+        .iter()
+        .filter(|l| marker::parse(&env.cluster, &l.name) == Ownership::Foreign)
+        .count();
+    env.caches.foreign_listeners.insert(
+        (region.to_string(), lb_id.to_string()),
+        u32::try_from(foreign).unwrap_or(u32::MAX),
+    );
+    Ok(listeners)
+}
+
+/// Calls `call` on `items` in chunks of at most `max`; a chunk the cloud refuses for reasons
+/// that may concern one item only ([`errors::worth_splitting`]) is split in halves and tried
+/// again, down to single items. Returns each final chunk with its outcome, in order.
+//
+// The chunk is passed by value (a clone) rather than by reference so that the futures stay
+// `Send` without higher-ranked lifetimes, which async closures cannot promise yet.
+async fn call_split<T, R, F, Fut>(
+    items: Vec<T>,
+    max: usize,
+    mut call: F,
+) -> Vec<(Vec<T>, std::result::Result<R, Error>)>
+where
+    T: Clone,
+    F: FnMut(Vec<T>) -> Fut,
+    Fut: Future<Output = std::result::Result<R, Error>>,
+{
+    let mut stack: Vec<Vec<T>> = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(max));
+        stack.push(rest);
+        rest = tail;
+    }
+    stack.reverse();
+    let mut out = Vec::new();
+    while let Some(mut chunk) = stack.pop() {
+        match call(chunk.clone()).await {
+            Err(err) if chunk.len() > 1 && errors::worth_splitting(&err) => {
+                tracing::debug!(items = chunk.len(), error = %err, "splitting a refused batch");
+                let right = chunk.split_off(chunk.len() / 2);
+                stack.push(right);
+                stack.push(chunk);
+            }
+            outcome => out.push((chunk, outcome)),
+        }
+    }
+    out
+}
+
+/// Deletes what the releases own; answers them; returns the ids that are gone.
+async fn run_releases(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    listeners: &[ListenerView],
+    releases: Vec<Grouped<ReleaseJob, ()>>,
+) -> HashSet<String> {
+    let per_job: Vec<Vec<String>> = releases
+        .iter()
+        .map(|g| {
+            let j = &g.job;
+            plan::release_ids(listeners, &env.cluster, &j.marker, j.port, j.protocol, j.resource_id.as_deref())
+        })
+        .collect();
+    let mut ids: Vec<String> = Vec::new();
+    for id in per_job.iter().flatten() {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    let mut outcome: HashMap<String, Result<()>> = HashMap::new();
+    let calls = call_split(ids, MAX_DELETE_IDS, |chunk: Vec<String>| async move {
+        let req = clb::DeleteLoadBalancerListenersRequest {
+            load_balancer_id: lb_id.to_string(),
+            listener_ids: Some(chunk),
+        };
+        let resp = env.api.delete_load_balancer_listeners(region, &req).await?;
+        let deadline = Instant::now() + env.task_deadline;
+        Ok(env.api.wait_clb_task(region, &resp.request_id, deadline).await.map(|_| ()))
+    })
+    .await;
+    for (chunk, result) in calls {
+        let result = match result {
+            Ok(Ok(())) => Ok(()),
+            // Failed, or still running at the deadline: the next release looks again.
+            Ok(Err(wait)) => Err(errors::map(&wait, Stage::Delete, lb_id)),
+            // Gone since we looked: what release wants.
+            Err(err) if chunk.len() == 1 && err.kind() == dac_tencentcloud::ErrorKind::NotFound
+                && err.code() != Some("InvalidParameter.LBIdNotFound") => Ok(()),
+            Err(err) => Err(errors::map(&err, Stage::Delete, lb_id)),
+        };
+        for id in chunk {
+            outcome.insert(id, result.clone());
+        }
+    }
+    let deleted: HashSet<String> = outcome
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(id, _)| id.clone())
+        .collect();
+    for (g, ids) in releases.into_iter().zip(per_job) {
+        let result = ids
+            .iter()
+            .filter_map(|id| outcome.get(id).cloned())
+            .find(|r| r.is_err())
+            .unwrap_or(Ok(()));
+        g.reply(result);
+    }
+    deleted
+}
+
+/// Per-ensure progress through the round.
+struct Progress {
+    listener_id: Option<String>,
+    /// Created in this round, so it has no targets yet (no DescribeTargets needed).
+    fresh: bool,
+    /// The final answer, once there is one.
+    result: Option<Result<EnsureOutcome>>,
+}
+
+impl Progress {
+    fn fail(&mut self, err: ProviderError) {
+        if self.result.is_none() {
+            self.result = Some(Err(err));
+        }
+    }
+
+    /// Still going: has a listener and no answer yet.
+    fn active(&self) -> Option<&str> {
+        match self.result {
+            None => self.listener_id.as_deref(),
+            Some(_) => None,
+        }
+    }
+}
+
+async fn run_ensures(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    listeners: &[ListenerView],
+    ensures: Vec<Grouped<EnsureJob, EnsureOutcome>>,
+) {
+    let mut progress: Vec<Progress> = ensures
+        .iter()
+        .map(|_| Progress {
+            listener_id: None,
+            fresh: false,
+            result: None,
+        })
+        .collect();
+    let mut to_create = Vec::new();
+    for (i, g) in ensures.iter().enumerate() {
+        let j = &g.job;
+        match plan::plan_ensure(listeners, &env.cluster, lb_id, &j.marker, j.port, j.protocol) {
+            EnsurePlan::Adopt(id) => progress[i].listener_id = Some(id),
+            EnsurePlan::Create => to_create.push(i),
+            EnsurePlan::Fail(err) => progress[i].fail(err),
+        }
+    }
+    trim_to_quota(env, region, lb_id, listeners.len(), &mut to_create, &mut progress);
+    create_listeners(env, region, lb_id, &ensures, to_create, &mut progress).await;
+    sync_targets(env, region, lb_id, &ensures, &mut progress).await;
+    for (g, p) in ensures.into_iter().zip(progress) {
+        let result = p.result.unwrap_or_else(|| match p.listener_id {
+            Some(listener_id) => Ok(EnsureOutcome {
+                listener_id,
+                state: if g.job.backend.is_some() {
+                    BindingState::Bound
+                } else {
+                    BindingState::Available
+                },
+            }),
+            None => Err(ProviderError::permanent("internal: ensure finished without a listener")),
+        });
+        g.reply(result);
+    }
+}
+
+/// When the quota is known, creates beyond it fail at once with the user-facing reason instead
+/// of costing refused calls (first come, first served).
+fn trim_to_quota(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    existing: usize,
+    to_create: &mut Vec<usize>,
+    progress: &mut [Progress],
+) {
+    let Some(quota) = env
+        .listener_quota
+        .or_else(|| env.caches.listener_quota.get(&region.to_string()))
+    else {
+        return;
+    };
+    let room = usize::try_from(quota).unwrap_or(usize::MAX).saturating_sub(existing);
+    if to_create.len() <= room {
+        return;
+    }
+    for &i in &to_create[room..] {
+        progress[i].fail(ProviderError::user_fixable(
+            reason::LISTENER_QUOTA_EXCEEDED,
+            format!("CLB {lb_id} has {existing} listeners and a listener quota of {quota}"),
+        ));
+    }
+    to_create.truncate(room);
+}
+
+async fn create_listeners(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    ensures: &[Grouped<EnsureJob, EnsureOutcome>],
+    to_create: Vec<usize>,
+    progress: &mut [Progress],
+) {
+    // Listeners of one call share protocol and settings.
+    let mut groups: Vec<(Protocol, &ListenerSettings, Vec<usize>)> = Vec::new();
+    for i in to_create {
+        let j = &ensures[i].job;
+        match groups
+            .iter_mut()
+            .find(|(p, s, _)| *p == j.protocol && **s == j.settings)
+        {
+            Some((_, _, members)) => members.push(i),
+            None => groups.push((j.protocol, &j.settings, vec![i])),
+        }
+    }
+    for (protocol, settings, members) in groups {
+        let calls = call_split(members, env.max_ports_per_create, |chunk: Vec<usize>| async move {
+            let mut req = clb::CreateListenerRequest {
+                load_balancer_id: lb_id.to_string(),
+                ports: chunk.iter().map(|&i| i64::from(ensures[i].job.port)).collect(),
+                protocol: protocol.as_str().to_string(),
+                listener_names: Some(chunk.iter().map(|&i| ensures[i].job.marker.clone()).collect()),
+                ..Default::default()
+            };
+            settings.apply(&mut req);
+            let resp = env.api.create_listener(region, &req).await?;
+            let deadline = Instant::now() + env.task_deadline;
+            let wait = env.api.wait_clb_task(region, &resp.request_id, deadline).await.map(|_| ());
+            Ok((resp.listener_ids, wait))
+        })
+        .await;
+        let stage = Stage::Create {
+            custom_settings: !settings.is_default(),
+        };
+        for (chunk, result) in calls {
+            match result {
+                Ok((ids, wait)) if ids.len() == chunk.len() => {
+                    for (&i, id) in chunk.iter().zip(ids) {
+                        progress[i].listener_id = Some(id.clone());
+                        progress[i].fresh = true;
+                        match &wait {
+                            Ok(()) => {}
+                            Err(err @ Error::TaskFailed { .. }) => {
+                                progress[i].fail(errors::map(err, stage, lb_id));
+                            }
+                            // Still running at the deadline, or the poll itself failed: the
+                            // listener is on its way; the caller asks again.
+                            Err(_) => {
+                                progress[i].result = Some(Ok(EnsureOutcome {
+                                    listener_id: id,
+                                    state: BindingState::Pending,
+                                }));
+                            }
+                        }
+                    }
+                }
+                Ok((ids, _)) => {
+                    let err = ProviderError::permanent(format!(
+                        "CreateListener on CLB {lb_id} returned {} listener ids for {} ports",
+                        ids.len(),
+                        chunk.len()
+                    ));
+                    for &i in &chunk {
+                        progress[i].fail(err.clone());
+                    }
+                }
+                Err(err) => {
+                    let mapped = errors::map(&err, stage, lb_id);
+                    for &i in &chunk {
+                        progress[i].fail(mapped.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Makes each active binding's backend the only target of its listener.
+async fn sync_targets(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    ensures: &[Grouped<EnsureJob, EnsureOutcome>],
+    progress: &mut [Progress],
+) {
+    // What is bound now: nothing on listeners created this round; ask for the others.
+    let adopted: Vec<usize> = (0..progress.len())
+        .filter(|&i| progress[i].active().is_some() && !progress[i].fresh)
+        .collect();
+    let mut current: HashMap<String, Vec<clb::Backend>> = HashMap::new();
+    for chunk in adopted.chunks(MAX_DESCRIBE_TARGETS_IDS) {
+        let req = clb::DescribeTargetsRequest {
+            load_balancer_id: lb_id.to_string(),
+            listener_ids: Some(
+                chunk
+                    .iter()
+                    .filter_map(|&i| progress[i].listener_id.clone())
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        match env.api.describe_targets(region, &req).await {
+            Ok(resp) => {
+                for l in resp.listeners {
+                    if let Some(id) = l.listener_id {
+                        current.insert(id, l.targets);
+                    }
+                }
+            }
+            Err(err) => {
+                let mapped = errors::map(&err, Stage::Targets, lb_id);
+                for &i in chunk {
+                    progress[i].fail(mapped.clone());
+                }
+            }
+        }
+    }
+
+    let mut deregister: Vec<(usize, clb::BatchTarget)> = Vec::new();
+    let mut register: Vec<(usize, clb::BatchTarget)> = Vec::new();
+    for (i, p) in progress.iter().enumerate() {
+        let Some(id) = p.active() else { continue };
+        let existing = current.get(id).map(Vec::as_slice).unwrap_or_default();
+        let changes = plan::target_changes(id, existing, ensures[i].job.backend.as_ref());
+        deregister.extend(changes.deregister.into_iter().map(|t| (i, t)));
+        register.extend(changes.register.map(|t| (i, t)));
+    }
+
+    if !deregister.is_empty() {
+        batch_targets(env, region, lb_id, deregister, false, progress).await;
+    }
+    // A binding whose stale target could not be removed is not registered either: it keeps
+    // its error and the next ensure starts over.
+    register.retain(|(i, _)| progress[*i].result.is_none());
+    if !register.is_empty() {
+        batch_targets(env, region, lb_id, register, true, progress).await;
+    }
+}
+
+/// BatchRegisterTargets or BatchDeregisterTargets for `targets` (job index, target).
+async fn batch_targets(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    targets: Vec<(usize, clb::BatchTarget)>,
+    register: bool,
+    progress: &mut [Progress],
+) {
+    let action = if register { "register" } else { "deregister" };
+    let calls = call_split(targets, MAX_BATCH_TARGETS, |chunk: Vec<(usize, clb::BatchTarget)>| async move {
+        let targets: Vec<clb::BatchTarget> = chunk.into_iter().map(|(_, t)| t).collect();
+        let load_balancer_id = lb_id.to_string();
+        if register {
+            let req = clb::BatchRegisterTargetsRequest {
+                load_balancer_id,
+                targets,
+            };
+            env.api
+                .batch_register_targets(region, &req)
+                .await
+                .map(|r| r.fail_listener_id_set)
+        } else {
+            let req = clb::BatchDeregisterTargetsRequest {
+                load_balancer_id,
+                targets,
+            };
+            env.api
+                .batch_deregister_targets(region, &req)
+                .await
+                .map(|r| r.fail_listener_id_set)
+        }
+    })
+    .await;
+    for (chunk, result) in calls {
+        match result {
+            Ok(failed) => {
+                for (i, t) in chunk {
+                    if failed.contains(&t.listener_id) {
+                        progress[i].fail(ProviderError::retryable(format!(
+                            "CLB {lb_id} could not {action} a target of listener {}; will retry",
+                            t.listener_id
+                        )));
+                    }
+                }
+            }
+            Err(err) => {
+                let mapped = errors::map(&err, Stage::Targets, lb_id);
+                for (i, _) in chunk {
+                    progress[i].fail(mapped.clone());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn call_split_isolates_the_item_the_cloud_refuses() {
+        let calls = std::sync::Mutex::new(Vec::new());
+        let out = call_split((1..=10).collect::<Vec<u32>>(), 4, |chunk: Vec<u32>| {
+            calls.lock().unwrap().push(chunk.clone());
+            async move {
+            if chunk.contains(&6) {
+                Err(Error::api("CreateListener", "InvalidParameter.PortCheckFailed", "taken", "r"))
+            } else {
+                Ok(chunk.len())
+            }
+            }
+        })
+        .await;
+        let calls = calls.into_inner().unwrap();
+        let ok: Vec<u32> = out
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .flat_map(|(c, _)| c.clone())
+            .collect();
+        assert_eq!(ok, [1, 2, 3, 4, 5, 7, 8, 9, 10]);
+        let failed: Vec<&Vec<u32>> = out.iter().filter(|(_, r)| r.is_err()).map(|(c, _)| c).collect();
+        assert_eq!(failed, [&vec![6]]);
+        // 3 chunks of at most 4, plus 2 + 2 splits of [5,6,7,8].
+        assert_eq!(calls[0], [1, 2, 3, 4]);
+        assert_eq!(calls.len(), 7, "{calls:?}");
+    }
+
+    #[tokio::test]
+    async fn call_split_does_not_split_errors_that_concern_everyone() {
+        let mut n = 0;
+        let out = call_split((1..=10).collect::<Vec<u32>>(), 50, |_: Vec<u32>| {
+            n += 1;
+            async { Err::<(), _>(Error::api("CreateListener", "RequestLimitExceeded", "slow down", "r")) }
+        })
+        .await;
+        assert_eq!(n, 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0.len(), 10);
+    }
+}
