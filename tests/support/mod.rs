@@ -8,6 +8,8 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod cloud;
+pub mod controller;
 mod eventually;
 mod namespace;
 

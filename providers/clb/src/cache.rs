@@ -6,7 +6,15 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use dac_provider_api::{ProviderError, Result, reason};
+use dac_tencentcloud::ClbApi;
+use dac_tencentcloud::models::clb;
 use tokio::time::Instant;
+
+use crate::errors::{self, Stage};
+
+/// Load balancer ids per DescribeLoadBalancers call.
+const MAX_DESCRIBE_LB_IDS: usize = 20;
 
 /// A map whose entries expire `ttl` after they were written.
 #[derive(Debug)]
@@ -69,6 +77,60 @@ impl Caches {
             foreign_listeners: TtlCache::new(config.listener_count_cache_ttl()),
         }
     }
+}
+
+/// The CLB instances `ids` of `region`, from the cache or DescribeLoadBalancers (one call per
+/// 20 that are not cached). An id the cloud does not know is the user's to fix.
+pub(crate) async fn load_balancers(
+    api: &dyn ClbApi,
+    caches: &Caches,
+    region: &str,
+    ids: &[String],
+) -> Result<HashMap<String, LoadBalancerInfo>> {
+    let mut found = HashMap::new();
+    let mut missing = Vec::new();
+    for id in ids {
+        match caches.load_balancers.get(&(region.to_string(), id.clone())) {
+            Some(info) => {
+                found.insert(id.clone(), info);
+            }
+            None if !missing.contains(id) => missing.push(id.clone()),
+            None => {}
+        }
+    }
+    for chunk in missing.chunks(MAX_DESCRIBE_LB_IDS) {
+        let req = clb::DescribeLoadBalancersRequest {
+            load_balancer_ids: Some(chunk.to_vec()),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let resp = api
+            .describe_load_balancers(region, &req)
+            .await
+            .map_err(|e| errors::map(&e, Stage::Read, &chunk.join(",")))?;
+        for lb in resp.load_balancer_set {
+            let Some(id) = lb.load_balancer_id else { continue };
+            let info = LoadBalancerInfo {
+                vip: lb.load_balancer_vips.into_iter().next(),
+            };
+            caches
+                .load_balancers
+                .insert((region.to_string(), id.clone()), info.clone());
+            found.insert(id, info);
+        }
+    }
+    let absent: Vec<&str> = ids
+        .iter()
+        .filter(|id| !found.contains_key(*id))
+        .map(String::as_str)
+        .collect();
+    if !absent.is_empty() {
+        return Err(ProviderError::user_fixable(
+            reason::LOAD_BALANCER_NOT_FOUND,
+            format!("CLB {} does not exist in region {region}", absent.join(", ")),
+        ));
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use dac_provider_api::{
 use dac_tencentcloud::ClbApi;
 use dac_tencentcloud::models::clb;
 
-use crate::cache::{Caches, LoadBalancerInfo};
+use crate::cache::{Caches, load_balancers};
 use crate::config::{ClbProviderConfig, ConfigError};
 use crate::errors::{self, Stage};
 use crate::marker::{self, Ownership};
@@ -23,8 +23,6 @@ use crate::stats::{ClbStats, CountingClbApi};
 
 /// What the cloud documents as the default when DescribeQuota does not say.
 const DEFAULT_LISTENER_QUOTA: u32 = 50;
-/// Load balancer ids per DescribeLoadBalancers call.
-const MAX_DESCRIBE_LB_IDS: usize = 20;
 /// Page size of DescribeLoadBalancers when listing every instance of a region.
 const LB_PAGE: i64 = 100;
 
@@ -102,59 +100,6 @@ impl ClbProvider {
             owners.insert(name.clone(), key.clone());
         }
         name
-    }
-
-    /// The CLB instances `ids` of `region`, from the cache or DescribeLoadBalancers.
-    async fn load_balancers(
-        &self,
-        region: &str,
-        ids: &[String],
-    ) -> Result<HashMap<String, LoadBalancerInfo>> {
-        let mut found = HashMap::new();
-        let mut missing = Vec::new();
-        for id in ids {
-            match self.caches.load_balancers.get(&(region.to_string(), id.clone())) {
-                Some(info) => {
-                    found.insert(id.clone(), info);
-                }
-                None if !missing.contains(id) => missing.push(id.clone()),
-                None => {}
-            }
-        }
-        for chunk in missing.chunks(MAX_DESCRIBE_LB_IDS) {
-            let req = clb::DescribeLoadBalancersRequest {
-                load_balancer_ids: Some(chunk.to_vec()),
-                limit: Some(LB_PAGE),
-                ..Default::default()
-            };
-            let resp = self
-                .api
-                .describe_load_balancers(region, &req)
-                .await
-                .map_err(|e| errors::map(&e, Stage::Read, &chunk.join(",")))?;
-            for lb in resp.load_balancer_set {
-                let Some(id) = lb.load_balancer_id else { continue };
-                let info = LoadBalancerInfo {
-                    vip: lb.load_balancer_vips.into_iter().next(),
-                };
-                self.caches
-                    .load_balancers
-                    .insert((region.to_string(), id.clone()), info.clone());
-                found.insert(id, info);
-            }
-        }
-        let absent: Vec<&str> = ids
-            .iter()
-            .filter(|id| !found.contains_key(*id))
-            .map(String::as_str)
-            .collect();
-        if !absent.is_empty() {
-            return Err(ProviderError::user_fixable(
-                reason::LOAD_BALANCER_NOT_FOUND,
-                format!("CLB {} does not exist in region {region}", absent.join(", ")),
-            ));
-        }
-        Ok(found)
     }
 
     /// Listeners allowed per CLB: the configured override, else DescribeQuota.
@@ -272,7 +217,7 @@ impl AddressProvider for ClbProvider {
             // (`existedLbIds`).
             return Ok(Vec::new());
         }
-        self.load_balancers(region, &scope.frontend_ids).await?;
+        load_balancers(self.api.as_ref(), &self.caches, region, &scope.frontend_ids).await?;
         let quota = self.listener_quota(region).await?;
         let mut frontends = Vec::new();
         for id in &scope.frontend_ids {
@@ -310,15 +255,10 @@ impl AddressProvider for ClbProvider {
             backend: binding.backend.clone(),
         };
         let outcome = self.queues.ensure(region, lb_id, job).await?;
-        let lbs = self.load_balancers(region, &[lb_id.to_string()]).await?;
-        let address = lbs
-            .get(lb_id)
-            .and_then(|info| info.vip.as_ref())
-            .map(|vip| format!("{vip}:{port}"));
         Ok(BindingStatus {
             resource_id: outcome.listener_id,
             state: outcome.state,
-            address,
+            address: outcome.address,
         })
     }
 

@@ -49,6 +49,8 @@ pub(crate) struct ReleaseJob {
 pub(crate) struct EnsureOutcome {
     pub listener_id: String,
     pub state: BindingState,
+    /// `VIP:port`, once the CLB has a VIP.
+    pub address: Option<String>,
 }
 
 /// A job with the channel its caller waits on.

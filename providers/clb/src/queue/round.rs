@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use super::plan::{self, EnsurePlan, ListenerView};
 use super::{EnsureJob, EnsureOutcome, Grouped, ReleaseJob, WorkerEnv};
+use crate::cache;
 use crate::errors::{self, Stage, reason};
 use crate::marker::{self, Ownership};
 use crate::settings::ListenerSettings;
@@ -54,8 +55,21 @@ impl Round {
 pub(crate) async fn run(env: &WorkerEnv, region: &str, lb_id: &str, round: Round) {
     let Round { ensures, releases } = round;
     tracing::debug!(ensures = ensures.len(), releases = releases.len(), "round");
-    let mut listeners = match describe_listeners(env, region, lb_id).await {
-        Ok(listeners) => listeners,
+    // The VIP for the ensures' addresses: cached, so usually free; looked up once per round
+    // rather than once per binding.
+    let looked = async {
+        let vip = if ensures.is_empty() {
+            None
+        } else {
+            let key = [lb_id.to_string()];
+            let infos = cache::load_balancers(env.api.as_ref(), &env.caches, region, &key).await?;
+            infos.get(lb_id).and_then(|info| info.vip.clone())
+        };
+        let listeners = describe_listeners(env, region, lb_id).await?;
+        Ok::<_, ProviderError>((vip, listeners))
+    };
+    let (vip, mut listeners) = match looked.await {
+        Ok(found) => found,
         Err(err) => {
             if err.reason() == reason::LOAD_BALANCER_NOT_FOUND {
                 env.caches
@@ -76,7 +90,7 @@ pub(crate) async fn run(env: &WorkerEnv, region: &str, lb_id: &str, round: Round
         listeners.retain(|l| !deleted.contains(&l.id));
     }
     if !ensures.is_empty() {
-        run_ensures(env, region, lb_id, &listeners, ensures).await;
+        run_ensures(env, region, lb_id, vip.as_deref(), &listeners, ensures).await;
     }
 }
 
@@ -220,6 +234,14 @@ impl Progress {
         }
     }
 
+    /// Pending answers are made before the VIP is at hand; they get it here.
+    fn with_address(mut self, vip: Option<&str>, port: u16) -> Self {
+        if let Some(Ok(outcome)) = &mut self.result {
+            outcome.address = address(vip, port);
+        }
+        self
+    }
+
     /// Still going: has a listener and no answer yet.
     fn active(&self) -> Option<&str> {
         match self.result {
@@ -233,6 +255,7 @@ async fn run_ensures(
     env: &WorkerEnv,
     region: &str,
     lb_id: &str,
+    vip: Option<&str>,
     listeners: &[ListenerView],
     ensures: Vec<Grouped<EnsureJob, EnsureOutcome>>,
 ) {
@@ -257,6 +280,7 @@ async fn run_ensures(
     create_listeners(env, region, lb_id, &ensures, to_create, &mut progress).await;
     sync_targets(env, region, lb_id, &ensures, &mut progress).await;
     for (g, p) in ensures.into_iter().zip(progress) {
+        let p = p.with_address(vip, g.job.port);
         let result = p.result.unwrap_or_else(|| match p.listener_id {
             Some(listener_id) => Ok(EnsureOutcome {
                 listener_id,
@@ -265,11 +289,16 @@ async fn run_ensures(
                 } else {
                     BindingState::Available
                 },
+                address: address(vip, g.job.port),
             }),
             None => Err(ProviderError::permanent("internal: ensure finished without a listener")),
         });
         g.reply(result);
     }
+}
+
+fn address(vip: Option<&str>, port: u16) -> Option<String> {
+    vip.map(|vip| format!("{vip}:{port}"))
 }
 
 /// When the quota is known, creates beyond it fail at once with the user-facing reason instead
@@ -357,6 +386,7 @@ async fn create_listeners(
                                 progress[i].result = Some(Ok(EnsureOutcome {
                                     listener_id: id,
                                     state: BindingState::Pending,
+                                    address: None,
                                 }));
                             }
                         }

@@ -1,0 +1,63 @@
+//! Reads what the cloud emulator holds, through our own client, so end-to-end tests assert on
+//! the cloud's state and not only on the controller's statuses.
+use dac_tencentcloud::models::clb::{DescribeListenersRequest, DescribeTargetsRequest};
+use dac_tencentcloud::{ClbApi, Client, Credentials, CredentialsProvider};
+use std::collections::BTreeMap;
+
+/// One CLB listener and where it forwards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloudListener {
+    pub lb_id: String,
+    pub listener_id: String,
+    pub port: u16,
+    pub protocol: String,
+    pub name: String,
+    /// `ip:port` of each target.
+    pub targets: Vec<String>,
+}
+
+pub fn client(endpoint: &str) -> Client {
+    Client::builder()
+        .credentials(CredentialsProvider::fixed(Credentials::new("AKIDEMULATOR", "emulator-secret-key")))
+        .endpoint_all(endpoint.to_string())
+        .build()
+        .expect("a client for the emulator")
+}
+
+/// Every listener on the given CLBs, with its targets.
+pub async fn listeners(client: &Client, region: &str, lb_ids: &[&str]) -> Result<Vec<CloudListener>, String> {
+    let mut all = Vec::new();
+    for lb_id in lb_ids {
+        let request = DescribeListenersRequest { load_balancer_id: lb_id.to_string(), ..Default::default() };
+        let listeners = client.describe_listeners(region, &request).await.map_err(|e| e.to_string())?.listeners;
+        let mut targets: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let ids: Vec<String> = listeners.iter().filter_map(|l| l.listener_id.clone()).collect();
+        for chunk in ids.chunks(20) {
+            let request = DescribeTargetsRequest {
+                load_balancer_id: lb_id.to_string(),
+                listener_ids: Some(chunk.to_vec()),
+                ..Default::default()
+            };
+            for backend in client.describe_targets(region, &request).await.map_err(|e| e.to_string())?.listeners {
+                let found = backend
+                    .targets
+                    .iter()
+                    .flat_map(|t| t.private_ip_addresses.iter().map(move |ip| format!("{ip}:{}", t.port.unwrap_or_default())))
+                    .collect();
+                targets.insert(backend.listener_id.unwrap_or_default(), found);
+            }
+        }
+        for listener in listeners {
+            let listener_id = listener.listener_id.unwrap_or_default();
+            all.push(CloudListener {
+                lb_id: lb_id.to_string(),
+                port: listener.port.unwrap_or_default() as u16,
+                protocol: listener.protocol.unwrap_or_default(),
+                name: listener.listener_name.unwrap_or_default(),
+                targets: targets.remove(&listener_id).unwrap_or_default(),
+                listener_id,
+            });
+        }
+    }
+    Ok(all)
+}

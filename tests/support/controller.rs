@@ -1,0 +1,186 @@
+//! Running the real controller binary against the test ground and a cloud emulator, the way it
+//! runs in a cluster: CRDs from `deploy/crds`, RBAC from `deploy/rbac.yaml`, and the
+//! ServiceAccount's own token (so a missing RBAC rule fails the tests).
+use super::config;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::config::Kubeconfig;
+use kube::discovery::{ApiResource, Scope, pinned_kind};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const MANAGER: &str = "e2e-tests";
+const CONTROLLER_NAMESPACE: &str = "dedicated-address-system";
+const CONTROLLER_ACCOUNT: &str = "dedicated-address-controller";
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Server-side applies every document of a YAML file (idempotent; tests share cluster-wide
+/// objects such as CRDs and the ClusterRole).
+pub async fn apply_file(client: &Client, path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let documents: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
+    for document in documents.into_iter().filter(|d| !d.is_null()) {
+        apply_value(client, document).await;
+    }
+}
+
+pub async fn apply_value(client: &Client, document: serde_json::Value) {
+    let object: DynamicObject = serde_json::from_value(document).expect("a Kubernetes object");
+    let types = object.types.clone().expect("apiVersion and kind");
+    let gvk = kube::api::GroupVersionKind::try_from(&types).expect("valid apiVersion");
+    let (resource, capabilities) = pinned_kind(client, &gvk).await.unwrap_or_else(|e| panic!("discover {gvk:?}: {e}"));
+    let api: Api<DynamicObject> = match (capabilities.scope, object.namespace()) {
+        (Scope::Namespaced, Some(namespace)) => Api::namespaced_with(client.clone(), &namespace, &resource),
+        (Scope::Namespaced, None) => Api::default_namespaced_with(client.clone(), &resource),
+        (Scope::Cluster, _) => Api::all_with(client.clone(), &resource),
+    };
+    let params = PatchParams::apply(MANAGER).force();
+    api.patch(&object.name_any(), &params, &Patch::Apply(&object))
+        .await
+        .unwrap_or_else(|e| panic!("apply {} {}: {e}", resource_name(&resource), object.name_any()));
+}
+
+fn resource_name(resource: &ApiResource) -> String {
+    format!("{}/{}", resource.api_version, resource.kind)
+}
+
+/// Installs the CRDs and the controller's RBAC, and waits until the CRDs are served.
+pub async fn install(client: &Client) {
+    apply_file(client, &repo_path("deploy/crds/crds.yaml")).await;
+    apply_file(client, &repo_path("deploy/namespace.yaml")).await;
+    apply_file(client, &repo_path("deploy/rbac.yaml")).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for name in ["dedicatedclbservices", "dedicatedclblisteners", "clblistenerconfigs"] {
+        let name = format!("{name}.networking.cloud.tencent.com");
+        super::eventually(Duration::from_secs(30), &format!("CRD {name} established"), || async {
+            let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
+            let established = crd
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            if established { Ok(()) } else { Err("not established yet".to_string()) }
+        })
+        .await;
+    }
+}
+
+/// A kubeconfig that authenticates as the controller's ServiceAccount with a fresh token.
+pub async fn controller_kubeconfig(client: &Client, dir: &Path) -> PathBuf {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), CONTROLLER_NAMESPACE);
+    let request: TokenRequest = serde_json::from_value(json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": { "expirationSeconds": 3600 }
+    }))
+    .unwrap();
+    let issued: TokenRequest = accounts
+        .create_subresource("token", CONTROLLER_ACCOUNT, &PostParams::default(), serde_json::to_vec(&request).unwrap())
+        .await
+        .expect("a token for the controller's ServiceAccount");
+    let token = issued.status.expect("token status").token;
+
+    let admin = match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        Some(_) => Kubeconfig::from_env().expect("read $KUBECONFIG").expect("$KUBECONFIG names a file"),
+        None => Kubeconfig::read_from(super::ground_kubeconfig()).expect("read the ground's kubeconfig"),
+    };
+    let cluster = admin.clusters[0].cluster.clone().expect("a cluster entry");
+    let server = config().await.cluster_url.to_string();
+    let kubeconfig = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": "ground", "cluster": {
+            "server": server,
+            "certificate-authority-data": cluster.certificate_authority_data,
+        }}],
+        "users": [{ "name": CONTROLLER_ACCOUNT, "user": { "token": token } }],
+        "contexts": [{ "name": "controller", "context": { "cluster": "ground", "user": CONTROLLER_ACCOUNT } }],
+        "current-context": "controller",
+    });
+    let path = dir.join("controller.kubeconfig");
+    std::fs::write(&path, serde_json::to_vec_pretty(&kubeconfig).unwrap()).unwrap();
+    path
+}
+
+/// The controller binary, running as a child process watching one namespace; killed on drop.
+pub struct ControllerProcess {
+    child: Option<Child>,
+    command: Vec<String>,
+    envs: Vec<(String, String)>,
+    pub log: PathBuf,
+}
+
+impl ControllerProcess {
+    /// Starts `binary` with `config` (YAML text) in `namespace`; logs go to `dir/controller.log`.
+    pub async fn start(client: &Client, binary: &str, namespace: &str, config: &str, dir: &Path) -> Self {
+        let config_path = dir.join("config.yaml");
+        std::fs::write(&config_path, config).unwrap();
+        let kubeconfig = controller_kubeconfig(client, dir).await;
+        let command = vec![
+            binary.to_string(),
+            "--config".into(),
+            config_path.display().to_string(),
+            "--namespace".into(),
+            namespace.to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        let envs = vec![
+            ("KUBECONFIG".to_string(), kubeconfig.display().to_string()),
+            ("TENCENTCLOUD_SECRET_ID".to_string(), "AKIDEMULATOR".to_string()),
+            ("TENCENTCLOUD_SECRET_KEY".to_string(), "emulator-secret-key".to_string()),
+            ("RUST_LOG".to_string(), "info,dedicated_address_controller=debug".to_string()),
+        ];
+        let mut process = Self { child: None, command, envs, log: dir.join("controller.log") };
+        process.spawn();
+        process
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new(&self.command[0])
+            .args(&self.command[1..])
+            .envs(self.envs.iter().cloned())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", self.command[0]));
+        self.child = Some(child);
+    }
+
+    /// SIGKILL, as a crash or an evicted Pod would: no graceful shutdown.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// The last lines of the controller's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
