@@ -9,9 +9,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::auth::{self, SignedRequest};
+use crate::config::{RegionConfig, Settings};
 use crate::dispatch::{self, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::server::{Shared, lock};
+use crate::state::{CloudState, RegionState};
+use crate::tasks::Tasks;
 use crate::util::now_ms;
 use crate::validation;
 
@@ -157,6 +160,7 @@ async fn serve(
 
     lock(&shared.limiter).check(&verified.secret_id, action, Instant::now())?;
     let fired = lock(&shared.faults).fire(action);
+    let mut fail_task = false;
     if let Some(fired) = fired {
         if fired.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(fired.latency_ms)).await;
@@ -167,31 +171,82 @@ async fn serve(
         if let Some(error) = fired.error {
             return Err(error.into());
         }
+        fail_task = fired.fail_task;
     }
 
     let params = parameters(action, is_get, uri, headers, body)?;
     validation::validate(action, &params)?;
-
-    let now = now_ms();
-    let result = {
-        let mut state = lock(&shared.state);
-        state.settle(now);
-        let state = &mut *state;
-        let region = state.regions.entry(region_name.to_string()).or_default();
-        let mut ctx = Ctx {
-            region,
-            tasks: &mut state.tasks,
-            region_config,
-            region_name,
-            settings: &settings,
-            now_ms: now,
-            request_id,
-        };
-        dispatch::call(&mut ctx, action, params)
+    let call = Call {
+        action,
+        region_name,
+        region_config,
+        settings: &settings,
+        request_id,
     };
+    let result = call.run(shared, params, fail_task);
     // Describe calls may record ENIs too; the debounced save makes marking every call cheap.
     shared.mark_dirty();
     Ok(result?)
+}
+
+/// One validated call, ready to run against the state.
+struct Call<'a> {
+    action: &'a str,
+    region_name: &'a str,
+    region_config: &'a RegionConfig,
+    settings: &'a Settings,
+    request_id: &'a str,
+}
+
+impl Call<'_> {
+    fn run(&self, shared: &Shared, params: Value, fail_task: bool) -> ApiResult<Value> {
+        let now = now_ms();
+        let mut state = lock(&shared.state);
+        state.settle(now);
+        let CloudState { regions, tasks } = &mut *state;
+        let region = regions.entry(self.region_name.to_string()).or_default();
+        if !fail_task {
+            return self.dispatch(region, tasks, now, params);
+        }
+        // A task doomed to fail: run the call on copies to get its answer and its tasks, keep
+        // only the tasks (marked failed) and the locks they hold, and drop the change itself.
+        let mut region_copy = region.clone();
+        let mut tasks_copy = tasks.clone();
+        let result = self.dispatch(&mut region_copy, &mut tasks_copy, now, params)?;
+        tasks.next_number = tasks_copy.next_number;
+        for (id, mut task) in tasks_copy.by_id {
+            if tasks.by_id.contains_key(&id) {
+                continue;
+            }
+            task.failed = true;
+            for lb_id in &task.resource_ids {
+                if let Some(lb) = region.load_balancers.get_mut(lb_id) {
+                    lb.busy_until_ms = lb.busy_until_ms.max(task.done_at_ms);
+                }
+            }
+            tasks.by_id.insert(id, task);
+        }
+        Ok(result)
+    }
+
+    fn dispatch(
+        &self,
+        region: &mut RegionState,
+        tasks: &mut Tasks,
+        now: i64,
+        params: Value,
+    ) -> ApiResult<Value> {
+        let mut ctx = Ctx {
+            region,
+            tasks,
+            region_config: self.region_config,
+            region_name: self.region_name,
+            settings: self.settings,
+            now_ms: now,
+            request_id: self.request_id,
+        };
+        dispatch::call(&mut ctx, self.action, params)
+    }
 }
 
 /// The action's parameters as one JSON object, from the body (POST) or the query (GET).

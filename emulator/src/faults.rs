@@ -30,6 +30,27 @@ pub struct FaultRule {
     /// Close the connection without answering.
     #[serde(default)]
     pub drop: bool,
+    /// Let the call succeed but its asynchronous task fail: DescribeTaskStatus ends in 1,
+    /// DescribeTaskResult in FAILED, and the change is not made.
+    #[serde(default)]
+    pub fail_task: bool,
+}
+
+impl Default for FaultRule {
+    /// Matches every action, always, without an effect yet: set `code`, `latency_ms`, `drop`
+    /// or `fail_task`.
+    fn default() -> Self {
+        Self {
+            action: any_action(),
+            code: None,
+            message: None,
+            rate: always(),
+            count: None,
+            latency_ms: 0,
+            drop: false,
+            fail_task: false,
+        }
+    }
 }
 
 fn any_action() -> String {
@@ -45,8 +66,8 @@ impl FaultRule {
         if !(0.0..=1.0).contains(&self.rate) {
             return Err(format!("rate must be within 0..=1, not {}", self.rate));
         }
-        if self.code.is_none() && !self.drop && self.latency_ms == 0 {
-            return Err("a fault needs a code, a latencyMs or drop".to_string());
+        if self.code.is_none() && !self.drop && !self.fail_task && self.latency_ms == 0 {
+            return Err("a fault needs a code, latencyMs, drop or failTask".to_string());
         }
         if self.action.is_empty() {
             return Err("action must not be empty (use \"*\" for all)".to_string());
@@ -69,6 +90,7 @@ pub struct ActiveFault {
 pub struct Fired {
     pub latency_ms: u64,
     pub drop: bool,
+    pub fail_task: bool,
     pub error: Option<ApiError>,
 }
 
@@ -122,6 +144,7 @@ impl Faults {
         let fired = Fired {
             latency_ms: rule.latency_ms,
             drop: rule.drop,
+            fail_task: rule.fail_task,
             error: rule.code.clone().map(|code| {
                 let message = rule
                     .message

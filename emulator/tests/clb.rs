@@ -14,9 +14,15 @@ async fn wait_unlocked() {
 
 async fn create_listeners(client: &Client, ports: &[i64], protocol: &str) -> Vec<String> {
     let r = client
-        .ok("CreateListener", json!({"LoadBalancerId": LB, "Ports": ports, "Protocol": protocol}))
+        .ok(
+            "CreateListener",
+            json!({"LoadBalancerId": LB, "Ports": ports, "Protocol": protocol}),
+        )
         .await;
-    assert_eq!(client.wait_clb_task(r["RequestId"].as_str().unwrap()).await, 0);
+    assert_eq!(
+        client.wait_clb_task(r["RequestId"].as_str().unwrap()).await,
+        0
+    );
     r["ListenerIds"]
         .as_array()
         .unwrap()
@@ -33,16 +39,26 @@ async fn tasks_lock_the_instance_until_they_finish() {
         .ok("CreateListener", json!({"LoadBalancerId": LB, "Ports": [7000], "Protocol": "TCP", "ListenerNames": ["game"]}))
         .await;
     let task = r["RequestId"].as_str().unwrap().to_string();
-    let status = client.ok("DescribeTaskStatus", json!({"TaskId": task})).await;
+    let status = client
+        .ok("DescribeTaskStatus", json!({"TaskId": task}))
+        .await;
     assert_eq!(status["Status"], 2);
     assert_eq!(status["LoadBalancerIds"], json!([LB]));
     // Writes to the same instance wait; other instances and reads do not.
     let busy = json!({"LoadBalancerId": LB, "Ports": [7001], "Protocol": "TCP"});
-    assert_eq!(client.code("CreateListener", busy.clone()).await, "FailedOperation.ResourceInOperating");
+    assert_eq!(
+        client.code("CreateListener", busy.clone()).await,
+        "FailedOperation.ResourceInOperating"
+    );
     client
-        .ok("CreateListener", json!({"LoadBalancerId": "lb-demo0002", "Ports": [7001], "Protocol": "TCP"}))
+        .ok(
+            "CreateListener",
+            json!({"LoadBalancerId": "lb-demo0002", "Ports": [7001], "Protocol": "TCP"}),
+        )
         .await;
-    let listeners = client.ok("DescribeListeners", json!({"LoadBalancerId": LB})).await;
+    let listeners = client
+        .ok("DescribeListeners", json!({"LoadBalancerId": LB}))
+        .await;
     assert_eq!(listeners["TotalCount"], 1);
     assert_eq!(listeners["Listeners"][0]["ListenerName"], "game");
     assert_eq!(client.wait_clb_task(&task).await, 0);
@@ -65,28 +81,55 @@ async fn listener_quota_and_port_conflicts() {
         .clone();
     assert_eq!(listener_quota["QuotaLimit"], 50);
     assert_eq!(
-        client.code("CreateListener", json!({"LoadBalancerId": LB, "Ports": [11000], "Protocol": "UDP"})).await,
+        client
+            .code(
+                "CreateListener",
+                json!({"LoadBalancerId": LB, "Ports": [11000], "Protocol": "UDP"})
+            )
+            .await,
         "LimitExceeded"
     );
     // The same port in the same family conflicts; TCP and UDP may share a number.
     let other = "lb-demo0002";
-    client.ok("CreateListener", json!({"LoadBalancerId": other, "Ports": [8080], "Protocol": "TCP"})).await;
+    client
+        .ok(
+            "CreateListener",
+            json!({"LoadBalancerId": other, "Ports": [8080], "Protocol": "TCP"}),
+        )
+        .await;
     wait_unlocked().await;
     for (port, protocol) in [(8080, "TCP"), (8080, "HTTP")] {
         let params = json!({"LoadBalancerId": other, "Ports": [port], "Protocol": protocol});
-        assert_eq!(client.code("CreateListener", params).await, "InvalidParameter.PortCheckFailed");
+        assert_eq!(
+            client.code("CreateListener", params).await,
+            "InvalidParameter.PortCheckFailed"
+        );
     }
     let twice = json!({"LoadBalancerId": other, "Ports": [9000, 9000], "Protocol": "TCP"});
-    assert_eq!(client.code("CreateListener", twice).await, "InvalidParameter.PortCheckFailed");
-    client.ok("CreateListener", json!({"LoadBalancerId": other, "Ports": [8080], "Protocol": "UDP"})).await;
+    assert_eq!(
+        client.code("CreateListener", twice).await,
+        "InvalidParameter.PortCheckFailed"
+    );
+    client
+        .ok(
+            "CreateListener",
+            json!({"LoadBalancerId": other, "Ports": [8080], "Protocol": "UDP"}),
+        )
+        .await;
     wait_unlocked().await;
     // A port range covers every port in it.
     client
-        .ok("CreateListener", json!({"LoadBalancerId": other, "Ports": [20000], "EndPort": 20100, "Protocol": "TCP"}))
+        .ok(
+            "CreateListener",
+            json!({"LoadBalancerId": other, "Ports": [20000], "EndPort": 20100, "Protocol": "TCP"}),
+        )
         .await;
     wait_unlocked().await;
     let inside = json!({"LoadBalancerId": other, "Ports": [20050], "Protocol": "TCP"});
-    assert_eq!(client.code("CreateListener", inside).await, "InvalidParameter.PortCheckFailed");
+    assert_eq!(
+        client.code("CreateListener", inside).await,
+        "InvalidParameter.PortCheckFailed"
+    );
 }
 
 #[tokio::test]
@@ -96,42 +139,92 @@ async fn targets_register_describe_and_deregister() {
     let ids = create_listeners(&client, &[5000, 5001], "UDP").await;
     let targets = json!([{"EniIp": "10.0.3.4", "Port": 7777}, {"InstanceId": "ins-abcdefgh", "Port": 7778, "Weight": 50}]);
     let r = client
-        .ok("RegisterTargets", json!({"LoadBalancerId": LB, "ListenerId": ids[0], "Targets": targets}))
+        .ok(
+            "RegisterTargets",
+            json!({"LoadBalancerId": LB, "ListenerId": ids[0], "Targets": targets}),
+        )
         .await;
-    assert_eq!(client.wait_clb_task(r["RequestId"].as_str().unwrap()).await, 0);
-    let described = client.ok("DescribeTargets", json!({"LoadBalancerId": LB, "ListenerIds": [ids[0]]})).await;
-    let backends = described["Listeners"][0]["Targets"].as_array().unwrap().clone();
+    assert_eq!(
+        client.wait_clb_task(r["RequestId"].as_str().unwrap()).await,
+        0
+    );
+    let described = client
+        .ok(
+            "DescribeTargets",
+            json!({"LoadBalancerId": LB, "ListenerIds": [ids[0]]}),
+        )
+        .await;
+    let backends = described["Listeners"][0]["Targets"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(backends.len(), 2);
     assert_eq!(backends[0]["Type"], "ENI");
     assert_eq!(backends[0]["PrivateIpAddresses"], json!(["10.0.3.4"]));
     assert_eq!(backends[0]["Weight"], 10);
-    assert_eq!(backends[0]["EniId"], tencentcloud_emulator::eni_id_for("10.0.3.4".parse().unwrap()));
+    assert_eq!(
+        backends[0]["EniId"],
+        tencentcloud_emulator::eni_id_for("10.0.3.4".parse().unwrap())
+    );
     assert_eq!(backends[1]["Type"], "CVM");
 
     let bad = [
         (json!([{"Port": 1}]), "InvalidParameter"),
-        (json!([{"Port": 1, "EniIp": "10.0.0.1", "InstanceId": "ins-1"}]), "InvalidParameter"),
-        (json!([{"Port": 1, "EniIp": "172.16.0.1"}]), "InvalidParameterValue"),
-        (json!([{"Port": 1, "EniIp": "10.0.0.1", "Weight": 101}]), "InvalidParameterValue.Range"),
-        (json!([{"Port": 7777, "EniIp": "10.0.3.4"}]), "InvalidParameter"),
-        (json!([{"Port": 1, "EniIp": "10.0.0.1"}, {"Port": 1, "EniIp": "10.0.0.1"}]), "InvalidParameterValue.Duplicate"),
+        (
+            json!([{"Port": 1, "EniIp": "10.0.0.1", "InstanceId": "ins-1"}]),
+            "InvalidParameter",
+        ),
+        (
+            json!([{"Port": 1, "EniIp": "172.16.0.1"}]),
+            "InvalidParameterValue",
+        ),
+        (
+            json!([{"Port": 1, "EniIp": "10.0.0.1", "Weight": 101}]),
+            "InvalidParameterValue.Range",
+        ),
+        (
+            json!([{"Port": 7777, "EniIp": "10.0.3.4"}]),
+            "InvalidParameter",
+        ),
+        (
+            json!([{"Port": 1, "EniIp": "10.0.0.1"}, {"Port": 1, "EniIp": "10.0.0.1"}]),
+            "InvalidParameterValue.Duplicate",
+        ),
     ];
     for (targets, code) in bad {
         let params = json!({"LoadBalancerId": LB, "ListenerId": ids[0], "Targets": targets});
-        assert_eq!(client.code("RegisterTargets", params).await, code, "{targets}");
+        assert_eq!(
+            client.code("RegisterTargets", params).await,
+            code,
+            "{targets}"
+        );
     }
-    let too_many: Vec<Value> = (0..21).map(|i| json!({"EniIp": format!("10.0.0.{i}"), "Port": 80})).collect();
+    let too_many: Vec<Value> = (0..21)
+        .map(|i| json!({"EniIp": format!("10.0.0.{i}"), "Port": 80}))
+        .collect();
     let params = json!({"LoadBalancerId": LB, "ListenerId": ids[1], "Targets": too_many});
-    assert_eq!(client.code("RegisterTargets", params).await, "InvalidParameterValue.Length");
+    assert_eq!(
+        client.code("RegisterTargets", params).await,
+        "InvalidParameterValue.Length"
+    );
 
     let gone = json!({"LoadBalancerId": LB, "ListenerId": ids[0], "Targets": [{"EniIp": "10.0.3.4", "Port": 7777}]});
     let r = client.ok("DeregisterTargets", gone.clone()).await;
     client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
-    assert_eq!(client.code("DeregisterTargets", gone).await, "InvalidParameter");
+    assert_eq!(
+        client.code("DeregisterTargets", gone).await,
+        "InvalidParameter"
+    );
     let filtered = client
         .ok("DescribeTargets", json!({"LoadBalancerId": LB, "Filters": [{"Name": "instance-id", "Values": ["ins-abcdefgh"]}]}))
         .await;
-    assert_eq!(filtered["Listeners"][0]["Targets"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        filtered["Listeners"][0]["Targets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -145,13 +238,27 @@ async fn batch_register_answers_at_once_and_locks_for_a_while() {
         .map(|(i, id)| json!({"ListenerId": id, "EniIp": format!("10.0.0.{}", i + 10), "Port": 80}))
         .collect();
     targets.push(json!({"ListenerId": "lbl-missing", "EniIp": "10.0.0.99", "Port": 80}));
-    let r = client.ok("BatchRegisterTargets", json!({"LoadBalancerId": LB, "Targets": targets})).await;
+    let r = client
+        .ok(
+            "BatchRegisterTargets",
+            json!({"LoadBalancerId": LB, "Targets": targets}),
+        )
+        .await;
     assert_eq!(r["FailListenerIdSet"], json!(["lbl-missing"]));
     let next = json!({"LoadBalancerId": LB, "ListenerId": ids[0]});
-    assert_eq!(client.code("DeleteListener", next.clone()).await, "FailedOperation.ResourceInOperating");
-    let described = client.ok("DescribeTargets", json!({"LoadBalancerId": LB})).await;
+    assert_eq!(
+        client.code("DeleteListener", next.clone()).await,
+        "FailedOperation.ResourceInOperating"
+    );
+    let described = client
+        .ok("DescribeTargets", json!({"LoadBalancerId": LB}))
+        .await;
     for listener in described["Listeners"].as_array().unwrap() {
-        assert_eq!(listener["Targets"].as_array().unwrap().len(), 1, "{listener}");
+        assert_eq!(
+            listener["Targets"].as_array().unwrap().len(),
+            1,
+            "{listener}"
+        );
     }
     wait_unlocked().await;
     let r = client
@@ -161,9 +268,13 @@ async fn batch_register_answers_at_once_and_locks_for_a_while() {
     wait_unlocked().await;
     let r = client.ok("DeleteListener", next).await;
     client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
-    let r = client.ok("DeleteLoadBalancerListeners", json!({"LoadBalancerId": LB})).await;
+    let r = client
+        .ok("DeleteLoadBalancerListeners", json!({"LoadBalancerId": LB}))
+        .await;
     client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
-    let left = client.ok("DescribeListeners", json!({"LoadBalancerId": LB})).await;
+    let left = client
+        .ok("DescribeListeners", json!({"LoadBalancerId": LB}))
+        .await;
     assert_eq!(left["TotalCount"], 0);
 }
 
@@ -176,20 +287,41 @@ async fn load_balancers_are_created_described_and_deleted() {
         .await;
     let ids = r["LoadBalancerIds"].as_array().unwrap().clone();
     assert_eq!(ids.len(), 2);
-    let by_deal = client.ok("DescribeTaskStatus", json!({"DealName": r["DealName"]})).await;
+    let by_deal = client
+        .ok("DescribeTaskStatus", json!({"DealName": r["DealName"]}))
+        .await;
     assert_eq!(by_deal["Status"], 2);
     let described = client
-        .ok("DescribeLoadBalancers", json!({"Filters": [{"Name": "tag:team", "Values": ["a"]}]}))
+        .ok(
+            "DescribeLoadBalancers",
+            json!({"Filters": [{"Name": "tag:team", "Values": ["a"]}]}),
+        )
         .await;
     assert_eq!(described["TotalCount"], 2);
     let lb = &described["LoadBalancerSet"][0];
     assert_eq!(lb["Status"], 0);
     let vip = lb["LoadBalancerVips"][0].as_str().unwrap();
-    assert!(vip.starts_with("10."), "internal VIPs come from the VPC: {vip}");
-    let all = client.ok("DescribeLoadBalancers", json!({"LoadBalancerIds": ["lb-demo0001"]})).await;
-    assert_eq!(all["LoadBalancerSet"][0]["LoadBalancerVips"], json!(["203.0.113.1"]));
+    assert!(
+        vip.starts_with("10."),
+        "internal VIPs come from the VPC: {vip}"
+    );
+    let all = client
+        .ok(
+            "DescribeLoadBalancers",
+            json!({"LoadBalancerIds": ["lb-demo0001"]}),
+        )
+        .await;
+    assert_eq!(
+        all["LoadBalancerSet"][0]["LoadBalancerVips"],
+        json!(["203.0.113.1"])
+    );
     client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
-    let r = client.ok("DeleteLoadBalancer", json!({"LoadBalancerIds": ids})).await;
+    let r = client
+        .ok("DeleteLoadBalancer", json!({"LoadBalancerIds": ids}))
+        .await;
     client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
-    assert_eq!(client.ok("DescribeLoadBalancers", json!({})).await["TotalCount"], 2);
+    assert_eq!(
+        client.ok("DescribeLoadBalancers", json!({})).await["TotalCount"],
+        2
+    );
 }

@@ -44,24 +44,40 @@ fn sample(action: &str) -> Value {
         "PrivateIpAddress": "10.0.0.5", "PrivatePort": 80, "Description": "d"});
     let target = json!({"ListenerId": "lbl-x", "Port": 80, "EniIp": "10.0.0.5", "Weight": 10});
     match action {
-        "CreateListener" => json!({"LoadBalancerId": "lb-demo0001", "Ports": [81, 82], "Protocol": "TCP",
-            "ListenerNames": ["a", "b"], "HealthCheck": {"HealthSwitch": 1, "TimeOut": 2}}),
+        "CreateListener" => {
+            json!({"LoadBalancerId": "lb-demo0001", "Ports": [81, 82], "Protocol": "TCP",
+            "ListenerNames": ["a", "b"], "HealthCheck": {"HealthSwitch": 1, "TimeOut": 2}})
+        }
         "RegisterTargets" | "DeregisterTargets" => json!({"LoadBalancerId": "lb-demo0001",
             "ListenerId": "lbl-x", "Targets": [{"Port": 80, "EniIp": "10.0.0.5"}]}),
-        "BatchRegisterTargets" | "BatchDeregisterTargets" => json!({"LoadBalancerId": "lb-demo0001", "Targets": [target]}),
-        "DescribeTargets" => json!({"LoadBalancerId": "lb-demo0001", "Filters": [{"Name": "private-ip-address", "Values": ["10.0.0.5"]}]}),
-        "CreateLoadBalancer" => json!({"LoadBalancerType": "INTERNAL", "Number": 1, "Tags": [{"TagKey": "k", "TagValue": "v"}]}),
-        "ModifyNatGatewayDestinationIpPortTranslationNatRule" => json!({"NatGatewayId": "nat-demo0001",
-            "SourceNatRule": rule, "DestinationNatRule": rule}),
+        "BatchRegisterTargets" | "BatchDeregisterTargets" => {
+            json!({"LoadBalancerId": "lb-demo0001", "Targets": [target]})
+        }
+        "DescribeTargets" => {
+            json!({"LoadBalancerId": "lb-demo0001", "Filters": [{"Name": "private-ip-address", "Values": ["10.0.0.5"]}]})
+        }
+        "CreateLoadBalancer" => {
+            json!({"LoadBalancerType": "INTERNAL", "Number": 1, "Tags": [{"TagKey": "k", "TagValue": "v"}]})
+        }
+        "ModifyNatGatewayDestinationIpPortTranslationNatRule" => {
+            json!({"NatGatewayId": "nat-demo0001",
+            "SourceNatRule": rule, "DestinationNatRule": rule})
+        }
         a if a.contains("TranslationNatRule") && !a.starts_with("Describe") => {
             json!({"NatGatewayId": "nat-demo0001", "DestinationIpPortTranslationNatRules": [rule]})
         }
         "AllocateAddresses" => json!({"AddressCount": 1, "Tags": [{"Key": "k", "Value": "v"}]}),
-        "AssociateAddress" => json!({"AddressId": "eip-demo0001", "NetworkInterfaceId": "eni-1", "PrivateIpAddress": "10.0.0.5"}),
-        "DescribeNetworkInterfaces" | "DescribeAddresses" => json!({"Filters": [{"Name": "address-ip", "Values": ["10.0.0.5"]}], "Limit": 10}),
+        "AssociateAddress" => {
+            json!({"AddressId": "eip-demo0001", "NetworkInterfaceId": "eni-1", "PrivateIpAddress": "10.0.0.5"})
+        }
+        "DescribeNetworkInterfaces" | "DescribeAddresses" => {
+            json!({"Filters": [{"Name": "address-ip", "Values": ["10.0.0.5"]}], "Limit": 10})
+        }
         "DescribeTaskResult" => json!({"TaskId": 1}),
         "DescribeTaskStatus" => json!({"TaskId": "x"}),
-        _ => json!({"LoadBalancerId": "lb-demo0001", "ListenerId": "lbl-x", "AddressId": "eip-demo0001"}),
+        _ => {
+            json!({"LoadBalancerId": "lb-demo0001", "ListenerId": "lbl-x", "AddressId": "eip-demo0001"})
+        }
     }
 }
 
@@ -74,8 +90,21 @@ fn random_scalar(rng: &mut StdRng) -> Value {
         4 => json!(rng.random_range(-2.0e6..2.0e6)),
         5 => json!(rng.random_range(-3..70000)),
         6 => json!(""),
-        7 => json!(["10.0.0.1", "lb-demo0001", "eip-demo0001", "TCP", "ü\u{0}", "-1"][rng.random_range(0..6)]),
-        _ => json!((0..rng.random_range(0..40)).map(|_| rng.random::<char>()).collect::<String>()),
+        7 => json!(
+            [
+                "10.0.0.1",
+                "lb-demo0001",
+                "eip-demo0001",
+                "TCP",
+                "ü\u{0}",
+                "-1"
+            ][rng.random_range(0..6)]
+        ),
+        _ => json!(
+            (0..rng.random_range(0..40))
+                .map(|_| rng.random::<char>())
+                .collect::<String>()
+        ),
     }
 }
 
@@ -84,7 +113,11 @@ fn random_value(rng: &mut StdRng, depth: u32) -> Value {
         return random_scalar(rng);
     }
     if rng.random_bool(0.5) {
-        Value::Array((0..rng.random_range(0..4)).map(|_| random_value(rng, depth - 1)).collect())
+        Value::Array(
+            (0..rng.random_range(0..4))
+                .map(|_| random_value(rng, depth - 1))
+                .collect(),
+        )
     } else {
         let mut map = Map::new();
         for _ in 0..rng.random_range(0..4) {
@@ -95,8 +128,10 @@ fn random_value(rng: &mut StdRng, depth: u32) -> Value {
 }
 
 fn random_key(rng: &mut StdRng) -> String {
-    ["Ports", "Port", "Targets", "EniIp", "Weight", "Filters", "Name", "Values", "Limit", "X", ""]
-        [rng.random_range(0..11)]
+    [
+        "Ports", "Port", "Targets", "EniIp", "Weight", "Filters", "Name", "Values", "Limit", "X",
+        "",
+    ][rng.random_range(0..11)]
     .to_string()
 }
 
@@ -104,7 +139,11 @@ fn random_key(rng: &mut StdRng) -> String {
 fn mutate(value: &mut Value, rng: &mut StdRng) {
     match value {
         Value::Object(map) if !map.is_empty() && rng.random_bool(0.7) => {
-            let key = map.keys().nth(rng.random_range(0..map.len())).cloned().unwrap();
+            let key = map
+                .keys()
+                .nth(rng.random_range(0..map.len()))
+                .cloned()
+                .unwrap();
             match rng.random_range(0..4) {
                 0 => {
                     map.remove(&key);
@@ -131,10 +170,15 @@ fn mutate(value: &mut Value, rng: &mut StdRng) {
 }
 
 fn random_query(rng: &mut StdRng) -> String {
-    let parts = ["Filters", "0", "1", "Name", "Values", "Limit", "Ports", "Targets", "99999", "-1", "", "%zz", "a=b"];
+    let parts = [
+        "Filters", "0", "1", "Name", "Values", "Limit", "Ports", "Targets", "99999", "-1", "",
+        "%zz", "a=b",
+    ];
     (0..rng.random_range(0..6))
         .map(|_| {
-            let key: Vec<&str> = (0..rng.random_range(1..5)).map(|_| parts[rng.random_range(0..parts.len())]).collect();
+            let key: Vec<&str> = (0..rng.random_range(1..5))
+                .map(|_| parts[rng.random_range(0..parts.len())])
+                .collect();
             let value = parts[rng.random_range(0..parts.len())];
             format!("{}={value}", key.join("."))
         })
@@ -161,7 +205,9 @@ async fn no_request_makes_the_emulator_panic() {
         let action = ACTIONS[rng.random_range(0..ACTIONS.len())];
         let req = match i % 4 {
             0 => {
-                let bytes: Vec<u8> = (0..rng.random_range(0..300)).map(|_| rng.random()).collect();
+                let bytes: Vec<u8> = (0..rng.random_range(0..300))
+                    .map(|_| rng.random())
+                    .collect();
                 Req::raw_body(action, &bytes)
             }
             1 => Req::get(action, &random_query(&mut rng)),
@@ -175,7 +221,10 @@ async fn no_request_makes_the_emulator_panic() {
         };
         let response = client.response(&req).await;
         let code = response["Error"]["Code"].as_str().unwrap_or_default();
-        assert_ne!(code, "InternalError", "seed {seed}, request {i}: {req:?} -> {response}");
+        assert_ne!(
+            code, "InternalError",
+            "seed {seed}, request {i}: {req:?} -> {response}"
+        );
     }
     // Still serving.
     client.ok("DescribeQuota", json!({})).await;

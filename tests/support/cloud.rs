@@ -1,7 +1,7 @@
 //! Reads what the cloud emulator holds, through our own client, so end-to-end tests assert on
 //! the cloud's state and not only on the controller's statuses.
 use dac_tencentcloud::models::clb::{DescribeListenersRequest, DescribeTargetsRequest};
-use dac_tencentcloud::{ClbApi, Client, Credentials, CredentialsProvider};
+use dac_tencentcloud::{Client, Credentials, CredentialsProvider};
 use std::collections::BTreeMap;
 
 /// One CLB listener and where it forwards.

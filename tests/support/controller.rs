@@ -85,7 +85,7 @@ pub async fn controller_kubeconfig(client: &Client, dir: &Path) -> PathBuf {
     }))
     .unwrap();
     let issued: TokenRequest = accounts
-        .create_subresource("token", CONTROLLER_ACCOUNT, &PostParams::default(), serde_json::to_vec(&request).unwrap())
+        .create_subresource("token", CONTROLLER_ACCOUNT, &PostParams::default(), &request)
         .await
         .expect("a token for the controller's ServiceAccount");
     let token = issued.status.expect("token status").token;

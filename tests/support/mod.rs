@@ -10,6 +10,7 @@
 
 pub mod cloud;
 pub mod controller;
+pub mod e2e;
 mod eventually;
 mod namespace;
 

@@ -137,7 +137,10 @@ impl Client {
             .header("X-TC-Action", &req.action)
             .header("X-TC-Version", &req.version)
             .header("X-TC-Timestamp", timestamp.to_string())
-            .header("Authorization", input.authorization(&req.secret_id, &req.secret_key))
+            .header(
+                "Authorization",
+                input.authorization(&req.secret_id, &req.secret_key),
+            )
             .body(req.body.clone());
         if let Some(region) = &req.region {
             builder = builder.header("X-TC-Region", region);
@@ -172,19 +175,27 @@ impl Client {
     }
 
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut builder = self.http.request(method, self.url(&format!("/_emulator/{path}")));
+        let mut builder = self
+            .http
+            .request(method, self.url(&format!("/_emulator/{path}")));
         if let Some(body) = body {
             builder = builder.json(&body);
         }
         let resp = builder.send().await.expect("admin answers");
-        assert!(resp.status().is_success(), "admin {path}: {}", resp.status());
+        assert!(
+            resp.status().is_success(),
+            "admin {path}: {}",
+            resp.status()
+        );
         resp.json().await.expect("admin JSON")
     }
 
     /// Polls DescribeTaskStatus until the task is over; returns its final status.
     pub async fn wait_clb_task(&self, task_id: &str) -> i64 {
         for _ in 0..100 {
-            let r = self.ok("DescribeTaskStatus", json!({"TaskId": task_id})).await;
+            let r = self
+                .ok("DescribeTaskStatus", json!({"TaskId": task_id}))
+                .await;
             let status = r["Status"].as_i64().unwrap();
             if status != 2 {
                 return status;

@@ -332,3 +332,6 @@ impl AddressProvider for ClbProvider {
         Ok(owned)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+//! One end-to-end setup: a test namespace, an in-process cloud emulator, and the controller
+//! binary watching that namespace with the ServiceAccount's token.
+use super::controller::{ControllerProcess, apply_value, install, repo_path};
+use super::{TestNamespace, client};
+use crate::support::cloud;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::api::{Api, Patch, PatchParams};
+use kube::Client;
+use serde_json::json;
+use std::path::PathBuf;
+use tencentcloud_emulator::{
+    Emulator, EmulatorConfig, LoadBalancerSeed, LoadBalancerType, RegionConfig, RunningEmulator,
+};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_dedicated-address-controller");
+/// The region and CLBs of seed 000's example, seeded into the emulator so it applies unchanged.
+pub const SEED_REGION: &str = "ap-chengdu";
+pub const SEED_LBS: [&str; 3] = ["lb-xxx", "lb-yyy", "lb-zzz"];
+
+pub struct E2e {
+    pub client: Client,
+    pub emulator: RunningEmulator,
+    pub cloud: dac_tencentcloud::Client,
+    pub controller: ControllerProcess,
+    pub dir: PathBuf,
+    // Dropped last: the namespace goes once the controller no longer holds finalizers.
+    pub namespace: TestNamespace,
+}
+
+/// The emulator's demo config plus seed 000's region and CLBs; tasks take `task_latency_ms`.
+pub fn emulator_config(task_latency_ms: u64) -> EmulatorConfig {
+    let mut config = EmulatorConfig::demo();
+    config.settings.task_latency_ms = task_latency_ms;
+    let vpcs = config.regions[0].vpcs.clone();
+    let vpc_id = vpcs[0].id.clone();
+    config.regions.push(RegionConfig {
+        name: SEED_REGION.to_string(),
+        vpcs,
+        load_balancers: SEED_LBS
+            .iter()
+            .enumerate()
+            .map(|(i, id)| LoadBalancerSeed {
+                id: id.to_string(),
+                name: None,
+                lb_type: LoadBalancerType::Open,
+                vip: Some(format!("198.51.100.{}", i + 1).parse().unwrap()),
+                vpc_id: vpc_id.clone(),
+                tags: Default::default(),
+            })
+            .collect(),
+        nat_gateways: vec![],
+    });
+    config
+}
+
+/// The controller's config for an emulator at `endpoint`, with `providers` as YAML.
+pub fn controller_config(endpoint: &str, providers: &str) -> String {
+    format!(
+        "cluster:\n  id: e2e\n  region: ap-guangzhou\n  vpcCidrs: [10.0.0.0/8]\n\
+         cloud:\n  endpoint: {endpoint}\n  credentials:\n    source: env\n\
+         providers:\n{providers}"
+    )
+}
+
+pub const CLB_ONLY: &str = "  clb:\n    enabled: true\n    batchWindowMs: 100\n";
+
+impl E2e {
+    pub async fn start(prefix: &str, emulator: EmulatorConfig, providers: &str) -> Self {
+        let client = client().await;
+        install(&client).await;
+        let namespace = TestNamespace::create(&client, prefix).await;
+        let emulator = Emulator::start(emulator, "127.0.0.1:0".parse().unwrap()).await.expect("emulator starts");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e").join(namespace.name());
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = controller_config(&emulator.endpoint(), providers);
+        let controller = ControllerProcess::start(&client, BINARY, namespace.name(), &config, &dir).await;
+        let cloud = cloud::client(&emulator.endpoint());
+        Self { client, emulator, cloud, controller, dir, namespace }
+    }
+
+    pub fn ns(&self) -> &str {
+        self.namespace.name()
+    }
+
+    /// Applies a manifest from `examples/`, moved into this test's namespace.
+    pub async fn apply_example(&self, relative: &str) {
+        let text = std::fs::read_to_string(repo_path(relative)).unwrap();
+        let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).unwrap();
+        for mut document in documents.into_iter().filter(|d| !d.is_null()) {
+            if document["kind"] == "Namespace" {
+                continue;
+            }
+            document["metadata"]["namespace"] = json!(self.ns());
+            apply_value(&self.client, document).await;
+        }
+    }
+
+    pub async fn scale(&self, statefulset: &str, replicas: i32) {
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), self.ns());
+        let patch = json!({ "spec": { "replicas": replicas } });
+        api.patch(statefulset, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("scale");
+    }
+}
