@@ -92,13 +92,13 @@ pub fn call(ctx: &mut Ctx<'_>, action: &str, params: Value) -> ApiResult<Value> 
             run(ctx, params, natgw::rules::describe)
         }
         "DescribeNatGateways" => run(ctx, params, natgw::describe),
-        "AllocateAddresses" => run(ctx, params, eip::allocate),
+        "AllocateAddresses" => run(ctx, params, eip::lifecycle::allocate),
         "AssociateAddress" => run(ctx, params, eip::bind::associate),
         "DisassociateAddress" => run(ctx, params, eip::bind::disassociate),
-        "ReleaseAddresses" => run(ctx, params, eip::release),
+        "ReleaseAddresses" => run(ctx, params, eip::lifecycle::release),
         "DescribeAddresses" => run(ctx, params, eip::describe::describe),
-        "DescribeAddressQuota" => run(ctx, params, eip::describe_quota),
-        "DescribeTaskResult" => run(ctx, params, eip::describe_task_result),
+        "DescribeAddressQuota" => run(ctx, params, eip::lifecycle::describe_quota),
+        "DescribeTaskResult" => run(ctx, params, eip::lifecycle::describe_task_result),
         "DescribeNetworkInterfaces" => run(ctx, params, eni::describe),
         _ => Err(ApiError::new(
             "InvalidAction",

@@ -71,7 +71,7 @@ impl Tasks {
 
     /// Registers an EIP task and returns its numeric id (as the API's string `TaskId`).
     pub fn add_eip(&mut self, task: Task) -> String {
-        self.next_number = self.next_number.max(100_000) + 1;
+        self.next_number = self.next_number.max(100_000).saturating_add(1);
         let id = self.next_number.to_string();
         self.by_id.insert(id.clone(), task);
         id

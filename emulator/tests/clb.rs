@@ -1,16 +1,10 @@
 //! CLB: listeners, quota, port conflicts, the instance lock, tasks and targets.
 mod common;
 
-use std::time::Duration;
-
-use common::{Client, fast_config, start};
+use common::{Client, fast_config, slow_config, start};
 use serde_json::{Value, json};
 
 const LB: &str = "lb-demo0001";
-
-async fn wait_unlocked() {
-    tokio::time::sleep(Duration::from_millis(200)).await;
-}
 
 async fn create_listeners(client: &Client, ports: &[i64], protocol: &str) -> Vec<String> {
     let r = client
@@ -33,7 +27,7 @@ async fn create_listeners(client: &Client, ports: &[i64], protocol: &str) -> Vec
 
 #[tokio::test]
 async fn tasks_lock_the_instance_until_they_finish() {
-    let emulator = start(fast_config()).await;
+    let emulator = start(slow_config()).await;
     let client = Client::new(&emulator);
     let r = client
         .ok("CreateListener", json!({"LoadBalancerId": LB, "Ports": [7000], "Protocol": "TCP", "ListenerNames": ["game"]}))
@@ -91,13 +85,13 @@ async fn listener_quota_and_port_conflicts() {
     );
     // The same port in the same family conflicts; TCP and UDP may share a number.
     let other = "lb-demo0002";
-    client
+    let r = client
         .ok(
             "CreateListener",
             json!({"LoadBalancerId": other, "Ports": [8080], "Protocol": "TCP"}),
         )
         .await;
-    wait_unlocked().await;
+    client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
     for (port, protocol) in [(8080, "TCP"), (8080, "HTTP")] {
         let params = json!({"LoadBalancerId": other, "Ports": [port], "Protocol": protocol});
         assert_eq!(
@@ -110,21 +104,21 @@ async fn listener_quota_and_port_conflicts() {
         client.code("CreateListener", twice).await,
         "InvalidParameter.PortCheckFailed"
     );
-    client
+    let r = client
         .ok(
             "CreateListener",
             json!({"LoadBalancerId": other, "Ports": [8080], "Protocol": "UDP"}),
         )
         .await;
-    wait_unlocked().await;
+    client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
     // A port range covers every port in it.
-    client
+    let r = client
         .ok(
             "CreateListener",
             json!({"LoadBalancerId": other, "Ports": [20000], "EndPort": 20100, "Protocol": "TCP"}),
         )
         .await;
-    wait_unlocked().await;
+    client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
     let inside = json!({"LoadBalancerId": other, "Ports": [20050], "Protocol": "TCP"});
     assert_eq!(
         client.code("CreateListener", inside).await,
@@ -229,7 +223,9 @@ async fn targets_register_describe_and_deregister() {
 
 #[tokio::test]
 async fn batch_register_answers_at_once_and_locks_for_a_while() {
-    let emulator = start(fast_config()).await;
+    let mut config = fast_config();
+    config.settings.batch_lock_ms = 1500;
+    let emulator = start(config).await;
     let client = Client::new(&emulator);
     let ids = create_listeners(&client, &[6000, 6001, 6002], "TCP").await;
     let mut targets: Vec<Value> = ids
@@ -260,13 +256,11 @@ async fn batch_register_answers_at_once_and_locks_for_a_while() {
             "{listener}"
         );
     }
-    wait_unlocked().await;
     let r = client
-        .ok("BatchDeregisterTargets", json!({"LoadBalancerId": LB, "Targets": [{"ListenerId": ids[0], "EniIp": "10.0.0.10", "Port": 80}]}))
+        .ok_unlocked("BatchDeregisterTargets", json!({"LoadBalancerId": LB, "Targets": [{"ListenerId": ids[0], "EniIp": "10.0.0.10", "Port": 80}]}))
         .await;
     assert_eq!(r["FailListenerIdSet"], json!([]));
-    wait_unlocked().await;
-    let r = client.ok("DeleteListener", next).await;
+    let r = client.ok_unlocked("DeleteListener", next).await;
     client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
     let r = client
         .ok("DeleteLoadBalancerListeners", json!({"LoadBalancerId": LB}))
@@ -280,7 +274,7 @@ async fn batch_register_answers_at_once_and_locks_for_a_while() {
 
 #[tokio::test]
 async fn load_balancers_are_created_described_and_deleted() {
-    let emulator = start(fast_config()).await;
+    let emulator = start(slow_config()).await;
     let client = Client::new(&emulator);
     let r = client
         .ok("CreateLoadBalancer", json!({"LoadBalancerType": "INTERNAL", "VpcId": "vpc-demo0001", "Number": 2, "Tags": [{"TagKey": "team", "TagValue": "a"}]}))

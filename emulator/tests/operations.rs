@@ -138,7 +138,9 @@ async fn faults_fail_delay_and_drop_requests() {
 
 #[tokio::test]
 async fn failed_tasks_report_failure_and_change_nothing() {
-    let emulator = start(fast_config()).await;
+    let mut config = fast_config();
+    config.settings.task_latency_ms = 1000;
+    let emulator = start(config).await;
     let client = Client::new(&emulator);
     client
         .admin(
@@ -262,18 +264,20 @@ async fn the_state_file_survives_a_restart() {
         .ok("AllocateAddresses", json!({"AddressCount": 1}))
         .await;
     let eip = r["AddressSet"][0].clone();
+    let eip_task = r["TaskId"].as_str().unwrap().to_string();
     client
         .ok("CreateNatGatewayDestinationIpPortTranslationNatRule", json!({"NatGatewayId": "nat-demo0001",
             "DestinationIpPortTranslationNatRules": [{"IpProtocol": "UDP", "PublicIpAddress": "198.51.100.2",
             "PublicPort": 4000, "PrivateIpAddress": "10.0.0.4", "PrivatePort": 4000}]}))
         .await;
     // The debounced save happens on its own...
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .contains(listener.as_str().unwrap())
-    );
+    let saved = |text: &str| text.contains(listener.as_str().unwrap()) && text.contains("4000");
+    let mut waited = 0;
+    while !std::fs::read_to_string(&path).is_ok_and(|t| saved(&t)) {
+        assert!(waited < 5000, "the state file was not written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 50;
+    }
     emulator.shutdown().await;
 
     // ...and a new emulator on the same file starts from it.
@@ -286,6 +290,8 @@ async fn the_state_file_survives_a_restart() {
         )
         .await;
     assert_eq!(listeners["Listeners"][0]["ListenerId"], listener);
+    // Tasks live on in the file too.
+    assert_eq!(client.wait_eip_task(&eip_task).await, "SUCCESS");
     let addresses = client
         .ok("DescribeAddresses", json!({"AddressIds": [eip]}))
         .await;

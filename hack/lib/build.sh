@@ -27,7 +27,8 @@ ground_build_kubernetes() {
   ground_wrapper_module "$dir" k8s.io/kubernetes "$KUBE_VERSION" "v0.${KUBE_VERSION#v1.}" || return 1
   (
     cd "$dir" || exit 1
-    local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler"
+    # kubectl is for people (the demo, poking around); the tests never need it.
+    local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
     # Versioned go get: a bare one would move k8s.io/kubernetes to its newest release.
     # shellcheck disable=SC2046,SC2086
     go get $(printf '%s@'"$KUBE_VERSION"' ' $pkgs) && CGO_ENABLED=0 go build -trimpath -o "$GROUND_BIN/" \
@@ -54,7 +55,7 @@ ground_build_kwok() {
 ground_build() {
   mkdir -p "$GROUND_BIN"
   local name
-  for name in kube-apiserver kube-controller-manager kube-scheduler; do
+  for name in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     [ -x "$GROUND_BIN/$name" ] || { echo "building kubernetes $KUBE_VERSION (cold cache: several minutes)" >&2; ground_build_kubernetes || return 1; break; }
   done
   [ -x "$GROUND_BIN/etcd" ] || { echo "building etcd $ETCD_VERSION" >&2; ground_build_etcd || return 1; }

@@ -16,7 +16,7 @@ use crate::http::Readiness;
 use crate::metrics::Metrics;
 use crate::registry::ProviderRegistry;
 use crate::{Error, Result};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -220,6 +220,8 @@ pub async fn run(
             );
         });
 
+    let metrics = ctx.metrics.clone();
+    let ctx_for_metrics = ctx.clone();
     let ready = async move {
         if service_cache.wait_until_ready().await.is_ok()
             && listener_cache.wait_until_ready().await.is_ok()
@@ -227,8 +229,31 @@ pub async fn run(
             readiness.set_ready();
             tracing::info!("caches synced; ready");
         }
+        // Counted from the cache rather than on transitions, so a restart starts from the truth.
+        loop {
+            count_bound(&metrics, &ctx_for_metrics.registry, &listener_cache.state());
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
     };
-    futures::join!(service_controller, listener_controller, ready);
+    futures::select! {
+        _ = futures::future::join(service_controller, listener_controller).fuse() => {}
+        _ = Box::pin(ready).fuse() => {}
+    }
+}
+
+fn count_bound(metrics: &Metrics, registry: &ProviderRegistry, listeners: &[Arc<DedicatedCLBListener>]) {
+    // Every enabled provider is reported, so one whose last address went shows 0, not its past.
+    let mut bound: HashMap<&str, i64> = registry.names().map(|name| (name, 0)).collect();
+    for listener in listeners {
+        let count = bound.entry(listener.spec.provider.as_str()).or_default();
+        if listener.status.as_ref().and_then(|s| s.state) == Some(crate::crd::ListenerState::Bound) {
+            *count += 1;
+        }
+    }
+    for (provider, count) in bound {
+        let labels = crate::metrics::ProviderLabels { provider: provider.to_string() };
+        metrics.bound_addresses.get_or_create(&labels).set(count);
+    }
 }
 
 pub(crate) fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>

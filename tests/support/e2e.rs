@@ -31,7 +31,12 @@ pub struct E2e {
 pub fn emulator_config(task_latency_ms: u64) -> EmulatorConfig {
     let mut config = EmulatorConfig::demo();
     config.settings.task_latency_ms = task_latency_ms;
-    let vpcs = config.regions[0].vpcs.clone();
+    // A VPC of its own (ids are unique across regions), with the same CIDR as the demo's.
+    let mut vpcs = config.regions[0].vpcs.clone();
+    vpcs.truncate(1);
+    vpcs[0].id = "vpc-seed0001".to_string();
+    vpcs[0].subnet_id = "subnet-seed0001".to_string();
+    vpcs[0].zone = format!("{SEED_REGION}-1");
     let vpc_id = vpcs[0].id.clone();
     config.regions.push(RegionConfig {
         name: SEED_REGION.to_string(),

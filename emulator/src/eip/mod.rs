@@ -1,18 +1,18 @@
-//! EIPs (VPC version 2017-03-12): allocation with quotas, status transitions, task results.
+//! EIPs (VPC version 2017-03-12): addresses, their status transitions and the EIP tasks.
 pub mod bind;
 pub mod describe;
+pub mod lifecycle;
 
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::clb::ms;
 use crate::dispatch::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::state::RegionState;
-use crate::tasks::{Task, TaskKind, TaskStatus};
-use crate::util::{day_of, random_id};
+use crate::tasks::{Task, TaskKind};
+use crate::util::day_of;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -107,7 +107,7 @@ pub fn settle(region: &mut RegionState, now_ms: i64) {
 }
 
 /// Public IPs come from TEST-NET-2 then TEST-NET-1 (RFC 5737): documentation addresses only.
-fn free_public_ip(region: &RegionState) -> Option<Ipv4Addr> {
+pub fn free_public_ip(region: &RegionState) -> Option<Ipv4Addr> {
     let used = |ip: &Ipv4Addr| {
         let ip = ip.to_string();
         region.addresses.values().any(|a| a.address_ip == ip)
@@ -172,7 +172,7 @@ impl Ctx<'_> {
         Ok(address)
     }
 
-    fn allocations_today(&self) -> u32 {
+    pub fn allocations_today(&self) -> u32 {
         let d = &self.region.eip_allocations;
         if d.day == day_of(self.now_ms) {
             d.count
@@ -190,150 +190,4 @@ pub fn status_not_permitted(id: &str, status: AddressStatus, wanted: &str) -> Ap
             status.as_str()
         ),
     )
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct TagInput {
-    key: String,
-    value: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AllocateAddressesRequest {
-    address_count: Option<i64>,
-    internet_charge_type: Option<String>,
-    internet_max_bandwidth_out: Option<i64>,
-    address_name: Option<String>,
-    #[serde(default)]
-    tags: Vec<TagInput>,
-}
-
-pub fn allocate(ctx: &mut Ctx<'_>, req: AllocateAddressesRequest) -> ApiResult<Value> {
-    let count = req.address_count.unwrap_or(1);
-    if !(1..=100).contains(&count) {
-        return Err(ApiError::range("AddressCount", count, 1, 100));
-    }
-    let count = u32::try_from(count).unwrap_or(u32::MAX);
-    let quota = ctx.settings.eip_quota;
-    let existing = u32::try_from(ctx.region.addresses.len()).unwrap_or(u32::MAX);
-    if existing.saturating_add(count) > quota {
-        return Err(ApiError::new(
-            "AddressQuotaLimitExceeded",
-            format!(
-                "The account has {existing} EIPs; {count} more would exceed the quota of {quota}."
-            ),
-        ));
-    }
-    let today = ctx.allocations_today();
-    let daily = ctx.settings.daily_allocate_limit();
-    if today.saturating_add(count) > daily {
-        return Err(ApiError::new(
-            "AddressQuotaLimitExceeded.DailyAllocate",
-            format!(
-                "{today} EIPs were allocated today; {count} more would exceed the daily limit of {daily}."
-            ),
-        ));
-    }
-    let mut ids = Vec::new();
-    for _ in 0..count {
-        let ip = free_public_ip(ctx.region)
-            .ok_or_else(|| ApiError::new("ResourceInsufficient", "No public IP is left."))?;
-        let id = random_id("eip");
-        ctx.region.addresses.insert(
-            id.clone(),
-            Address {
-                address_id: id.clone(),
-                address_name: req.address_name.clone().unwrap_or_default(),
-                address_ip: ip.to_string(),
-                address_status: AddressStatus::Creating,
-                instance_type: None,
-                instance_id: None,
-                network_interface_id: None,
-                private_address_ip: None,
-                internet_charge_type: req
-                    .internet_charge_type
-                    .clone()
-                    .unwrap_or_else(|| "TRAFFIC_POSTPAID_BY_HOUR".to_string()),
-                bandwidth: req.internet_max_bandwidth_out.unwrap_or(1),
-                tags: req
-                    .tags
-                    .iter()
-                    .map(|t| (t.key.clone(), t.value.clone().unwrap_or_default()))
-                    .collect(),
-                created_ms: ctx.now_ms,
-                pending: None,
-            },
-        );
-        ids.push(id);
-    }
-    ctx.region.eip_allocations = crate::eip::DailyCount {
-        day: day_of(ctx.now_ms),
-        count: today + count,
-    };
-    let task_id = ctx.start_eip_task(&ids, AddressStatus::Creating, Some(AddressStatus::Unbind));
-    Ok(json!({ "AddressSet": ids, "TaskId": task_id }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ReleaseAddressesRequest {
-    address_ids: Vec<String>,
-}
-
-pub fn release(ctx: &mut Ctx<'_>, req: ReleaseAddressesRequest) -> ApiResult<Value> {
-    if req.address_ids.is_empty() {
-        return Err(ApiError::invalid_value("`AddressIds` must not be empty."));
-    }
-    if req.address_ids.len() > 100 {
-        return Err(ApiError::too_many("AddressIds", 100));
-    }
-    for id in &req.address_ids {
-        let address = ctx.idle_address(id)?;
-        if address.address_status != AddressStatus::Unbind {
-            return Err(status_not_permitted(id, address.address_status, "UNBIND"));
-        }
-    }
-    let task_id = ctx.start_eip_task(&req.address_ids, AddressStatus::Offlining, None);
-    Ok(json!({ "TaskId": task_id }))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct EmptyRequest {}
-
-pub fn describe_quota(ctx: &mut Ctx<'_>, _req: EmptyRequest) -> ApiResult<Value> {
-    Ok(json!({
-        "QuotaSet": [
-            {"QuotaId": "TOTAL_EIP_QUOTA", "QuotaCurrent": ctx.region.addresses.len(), "QuotaLimit": ctx.settings.eip_quota},
-            {"QuotaId": "DAILY_EIP_APPLY", "QuotaCurrent": ctx.allocations_today(), "QuotaLimit": ctx.settings.daily_allocate_limit()},
-        ]
-    }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeTaskResultRequest {
-    task_id: Option<u64>,
-    deal_name: Option<String>,
-}
-
-pub fn describe_task_result(ctx: &mut Ctx<'_>, req: DescribeTaskResultRequest) -> ApiResult<Value> {
-    let key = match (req.task_id, req.deal_name) {
-        (Some(id), _) => id.to_string(),
-        (None, Some(deal)) => deal,
-        (None, None) => return Err(ApiError::missing_parameter("TaskId")),
-    };
-    let task = ctx
-        .tasks
-        .find(&key)
-        .filter(|t| t.kind == TaskKind::Eip)
-        .ok_or_else(|| ApiError::new("ResourceNotFound", format!("Task {key} does not exist.")))?;
-    let result = match task.status(ctx.now_ms) {
-        TaskStatus::Running => "RUNNING",
-        TaskStatus::Succeeded => "SUCCESS",
-        TaskStatus::Failed => "FAILED",
-    };
-    let task_id: u64 = key.parse().unwrap_or(0);
-    Ok(json!({ "TaskId": task_id, "Result": result }))
 }

@@ -23,12 +23,21 @@ pub fn service_of(action: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// The demo config with short tasks, so that tests wait little.
+/// The demo config with short tasks, so that tests wait little. Tests that assert a task is
+/// still running use `slow_config` instead, so that a loaded machine cannot outrun them.
 pub fn fast_config() -> EmulatorConfig {
     let mut config = EmulatorConfig::demo();
     config.settings.task_latency_ms = 150;
     config.settings.batch_lock_ms = 150;
     config.settings.eip_task_latency_ms = 150;
+    config
+}
+
+pub fn slow_config() -> EmulatorConfig {
+    let mut config = EmulatorConfig::demo();
+    config.settings.task_latency_ms = 1500;
+    config.settings.batch_lock_ms = 1500;
+    config.settings.eip_task_latency_ms = 1500;
     config
 }
 
@@ -167,6 +176,21 @@ impl Client {
             "{action} {params} failed: {response}"
         );
         response
+    }
+
+    /// Calls `action`, retrying while the instance is locked by an earlier task (or the retries
+    /// are throttled), as a client must; expects success.
+    pub async fn ok_unlocked(&self, action: &str, params: Value) -> Value {
+        for _ in 0..100 {
+            let response = self.response(&Req::new(action, params.clone())).await;
+            let code = error_code(&response);
+            if code != "FailedOperation.ResourceInOperating" && code != "RequestLimitExceeded" {
+                assert!(code.is_empty(), "{action} {params} failed: {response}");
+                return response;
+            }
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        panic!("{action}: the instance stayed locked");
     }
 
     /// Calls `action` and returns the error code (empty on success).

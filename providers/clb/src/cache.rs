@@ -13,6 +13,8 @@ use tokio::time::Instant;
 
 use crate::errors::{self, Stage};
 
+/// What the cloud documents as the default when DescribeQuota does not say.
+const DEFAULT_LISTENER_QUOTA: u32 = 50;
 /// Load balancer ids per DescribeLoadBalancers call.
 const MAX_DESCRIBE_LB_IDS: usize = 20;
 
@@ -109,7 +111,9 @@ pub(crate) async fn load_balancers(
             .await
             .map_err(|e| errors::map(&e, Stage::Read, &chunk.join(",")))?;
         for lb in resp.load_balancer_set {
-            let Some(id) = lb.load_balancer_id else { continue };
+            let Some(id) = lb.load_balancer_id else {
+                continue;
+            };
             let info = LoadBalancerInfo {
                 vip: lb.load_balancer_vips.into_iter().next(),
             };
@@ -127,10 +131,42 @@ pub(crate) async fn load_balancers(
     if !absent.is_empty() {
         return Err(ProviderError::user_fixable(
             reason::LOAD_BALANCER_NOT_FOUND,
-            format!("CLB {} does not exist in region {region}", absent.join(", ")),
+            format!(
+                "CLB {} does not exist in region {region}",
+                absent.join(", ")
+            ),
         ));
     }
     Ok(found)
+}
+
+/// Listeners allowed per CLB in `region`: the configured override, else DescribeQuota's
+/// `TOTAL_LISTENER_QUOTA` (cached).
+pub(crate) async fn listener_quota(
+    api: &dyn ClbApi,
+    caches: &Caches,
+    configured: Option<u32>,
+    region: &str,
+) -> Result<u32> {
+    if let Some(quota) = configured {
+        return Ok(quota);
+    }
+    if let Some(quota) = caches.listener_quota.get(&region.to_string()) {
+        return Ok(quota);
+    }
+    let resp = api
+        .describe_quota(region, &clb::DescribeQuotaRequest {})
+        .await
+        .map_err(|e| errors::map(&e, Stage::Read, "-"))?;
+    let quota = resp
+        .quota_set
+        .iter()
+        .find(|q| q.quota_id.as_deref() == Some("TOTAL_LISTENER_QUOTA"))
+        .and_then(|q| q.quota_limit)
+        .and_then(|limit| u32::try_from(limit).ok())
+        .unwrap_or(DEFAULT_LISTENER_QUOTA);
+    caches.listener_quota.insert(region.to_string(), quota);
+    Ok(quota)
 }
 
 #[cfg(test)]

@@ -7,8 +7,12 @@ use crate::marker;
 
 /// Settings of the `clb` provider. Every field has a default except `region` and `clusterId`,
 /// which [`ClbProvider::new`](crate::ClbProvider::new) requires.
+///
+/// Unknown fields are ignored rather than refused so that the controller can `#[serde(flatten)]`
+/// this into its own provider section (next to e.g. `enabled`); that outer struct is where typos
+/// are caught.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(rename_all = "camelCase", default)]
 pub struct ClbProviderConfig {
     /// Region of bindings and scopes that name none (the cluster's region).
     pub region: String,
@@ -156,7 +160,24 @@ mod tests {
         assert_eq!(config.listener_quota, Some(100));
         assert_eq!(config.max_ports_per_create, 50);
         config.validate().unwrap();
-        assert!(serde_json::from_value::<ClbProviderConfig>(serde_json::json!({"bogus": 1})).is_err());
+    }
+
+    #[test]
+    fn flattens_into_a_controller_section() {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Section {
+            enabled: bool,
+            #[serde(flatten)]
+            provider: ClbProviderConfig,
+        }
+        let section: Section = serde_json::from_value(serde_json::json!({
+            "enabled": true, "region": "ap-guangzhou", "clusterId": "cls-1", "taskDeadlineMs": 5000
+        }))
+        .unwrap();
+        assert!(section.enabled);
+        assert_eq!(section.provider.task_deadline(), Duration::from_secs(5));
+        section.provider.validate().unwrap();
     }
 
     #[test]
@@ -171,7 +192,10 @@ mod tests {
             cluster_id: "my_cluster".into(),
             ..valid()
         };
-        assert!(matches!(bad_cluster.validate(), Err(ConfigError::InvalidClusterId(_))));
+        assert!(matches!(
+            bad_cluster.validate(),
+            Err(ConfigError::InvalidClusterId(_))
+        ));
         let too_many_ports = ClbProviderConfig {
             max_ports_per_create: 51,
             ..valid()

@@ -65,9 +65,10 @@ pub(crate) fn map(err: &Error, stage: Stage, lb_id: &str) -> ProviderError {
             )
         }
         ErrorKind::InvalidInput
-            if stage == (Stage::Create {
-                custom_settings: true,
-            }) =>
+            if stage
+                == (Stage::Create {
+                    custom_settings: true,
+                }) =>
         {
             ProviderError::user_fixable(reason::INVALID_LISTENER_CONFIG, text)
         }
@@ -165,7 +166,11 @@ mod tests {
         assert!(matches!(auth, ProviderError::Permanent { .. }));
         let invalid = map(&api("InvalidParameter"), Stage::Targets, "lb-1");
         assert!(matches!(invalid, ProviderError::Permanent { .. }));
-        let gone = map(&api("InvalidParameter.ListenerIdNotFound"), Stage::Delete, "lb-1");
+        let gone = map(
+            &api("InvalidParameter.ListenerIdNotFound"),
+            Stage::Delete,
+            "lb-1",
+        );
         assert!(gone.is_retryable());
         assert!(matches!(
             map(&api("FailedOperation"), Stage::Delete, "lb-1"),

@@ -2,7 +2,7 @@
 //! Pod's VPC IP and target port as the listener's only target; the address is the CLB VIP:port.
 //!
 //! How it talks to the cloud, and why:
-//! - **One write queue per CLB instance** ([`queue`]). The cloud locks an instance while one of
+//! - **One write queue per CLB instance** (module `queue`). The cloud locks an instance while one of
 //!   its write tasks runs, so concurrent writes to one CLB only collide
 //!   (`FailedOperation.ResourceInOperating`). Every `ensure`/`release` becomes a job on the
 //!   queue of its (region, CLB); one worker per queue collects jobs for a short window and does
@@ -44,7 +44,7 @@ mod config;
 mod errors;
 pub mod marker;
 mod provider;
-pub mod queue;
+mod queue;
 mod settings;
 mod stats;
 

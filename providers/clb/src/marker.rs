@@ -115,10 +115,7 @@ mod tests {
         assert_eq!(name, "dac_cls-a1b2_games_gs-0-tcp-7000");
         assert_eq!(parse("cls-a1b2", &name), Ownership::Owned(key));
         let dotted = BindingKey::new("ns", "a.b.c");
-        assert_eq!(
-            parse("c", &encode("c", &dotted)),
-            Ownership::Owned(dotted)
-        );
+        assert_eq!(parse("c", &encode("c", &dotted)), Ownership::Owned(dotted));
     }
 
     #[test]
@@ -139,7 +136,10 @@ mod tests {
         assert!(name.len() <= MAX_NAME_LEN, "{} chars", name.len());
         assert!(name.starts_with("dac_cls-abcdefghijklmnop__"), "{name}");
         assert_eq!(name, hashed("cls-abcdefghijklmnop", &key));
-        assert_eq!(parse("cls-abcdefghijklmnop", &name), Ownership::OwnedUnknown);
+        assert_eq!(
+            parse("cls-abcdefghijklmnop", &name),
+            Ownership::OwnedUnknown
+        );
         // Deterministic, and different keys give different names.
         assert_eq!(name, encode("cls-abcdefghijklmnop", &key));
         let other = BindingKey::new("a".repeat(63), format!("{}-udp-7000", "b".repeat(60)));

@@ -12,7 +12,7 @@ use dac_provider_api::{
 use dac_tencentcloud::ClbApi;
 use dac_tencentcloud::models::clb;
 
-use crate::cache::{Caches, load_balancers};
+use crate::cache::{Caches, listener_quota, load_balancers};
 use crate::config::{ClbProviderConfig, ConfigError};
 use crate::errors::{self, Stage};
 use crate::marker::{self, Ownership};
@@ -21,8 +21,6 @@ use crate::queue::{EnsureJob, Queues, ReleaseJob, WorkerEnv};
 use crate::settings::ListenerSettings;
 use crate::stats::{ClbStats, CountingClbApi};
 
-/// What the cloud documents as the default when DescribeQuota does not say.
-const DEFAULT_LISTENER_QUOTA: u32 = 50;
 /// Page size of DescribeLoadBalancers when listing every instance of a region.
 const LB_PAGE: i64 = 100;
 
@@ -102,30 +100,6 @@ impl ClbProvider {
         name
     }
 
-    /// Listeners allowed per CLB: the configured override, else DescribeQuota.
-    async fn listener_quota(&self, region: &str) -> Result<u32> {
-        if let Some(quota) = self.config.listener_quota {
-            return Ok(quota);
-        }
-        if let Some(quota) = self.caches.listener_quota.get(&region.to_string()) {
-            return Ok(quota);
-        }
-        let resp = self
-            .api
-            .describe_quota(region, &clb::DescribeQuotaRequest {})
-            .await
-            .map_err(|e| errors::map(&e, Stage::Read, "-"))?;
-        let quota = resp
-            .quota_set
-            .iter()
-            .find(|q| q.quota_id.as_deref() == Some("TOTAL_LISTENER_QUOTA"))
-            .and_then(|q| q.quota_limit)
-            .and_then(|limit| u32::try_from(limit).ok())
-            .unwrap_or(DEFAULT_LISTENER_QUOTA);
-        self.caches.listener_quota.insert(region.to_string(), quota);
-        Ok(quota)
-    }
-
     async fn describe_listeners(&self, region: &str, lb_id: &str) -> Result<Vec<ListenerView>> {
         let req = clb::DescribeListenersRequest {
             load_balancer_id: lb_id.to_string(),
@@ -136,7 +110,11 @@ impl ClbProvider {
             .describe_listeners(region, &req)
             .await
             .map_err(|e| errors::map(&e, Stage::Read, lb_id))?;
-        Ok(resp.listeners.iter().filter_map(ListenerView::from_model).collect())
+        Ok(resp
+            .listeners
+            .iter()
+            .filter_map(ListenerView::from_model)
+            .collect())
     }
 
     /// Listeners on the instance that are not ours: they use quota we cannot have.
@@ -171,7 +149,11 @@ impl ClbProvider {
                 .await
                 .map_err(|e| errors::map(&e, Stage::Read, "-"))?;
             let page = resp.load_balancer_set.len() as i64;
-            ids.extend(resp.load_balancer_set.into_iter().filter_map(|lb| lb.load_balancer_id));
+            ids.extend(
+                resp.load_balancer_set
+                    .into_iter()
+                    .filter_map(|lb| lb.load_balancer_id),
+            );
             offset += page;
             if page < LB_PAGE || resp.total_count.is_some_and(|total| offset >= total) {
                 return Ok(ids);
@@ -218,7 +200,13 @@ impl AddressProvider for ClbProvider {
             return Ok(Vec::new());
         }
         load_balancers(self.api.as_ref(), &self.caches, region, &scope.frontend_ids).await?;
-        let quota = self.listener_quota(region).await?;
+        let quota = listener_quota(
+            self.api.as_ref(),
+            &self.caches,
+            self.config.listener_quota,
+            region,
+        )
+        .await?;
         let mut frontends = Vec::new();
         for id in &scope.frontend_ids {
             if frontends.iter().any(|f: &Frontend| f.id == *id) {
@@ -315,7 +303,9 @@ impl AddressProvider for ClbProvider {
                     // Not a kind of listener we create: leave it alone.
                     _ => continue,
                 };
-                let Ok(port) = u16::try_from(l.port) else { continue };
+                let Ok(port) = u16::try_from(l.port) else {
+                    continue;
+                };
                 owned.push(OwnedResource {
                     resource_id: l.id,
                     region: Some(region.to_string()),

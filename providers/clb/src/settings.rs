@@ -79,9 +79,9 @@ fn invalid(message: impl Into<String>) -> ProviderError {
 
 fn check_range(field: &str, value: Option<i64>, min: i64, max: i64) -> Result<(), ProviderError> {
     match value {
-        Some(v) if !(min..=max).contains(&v) => {
-            Err(invalid(format!("{field} is {v}; it must be within {min}-{max}")))
-        }
+        Some(v) if !(min..=max).contains(&v) => Err(invalid(format!(
+            "{field} is {v}; it must be within {min}-{max}"
+        ))),
         _ => Ok(()),
     }
 }
@@ -110,7 +110,11 @@ impl ListenerSettings {
     /// The ranges the cloud documents for CreateListener, so that the cloud's refusal of one
     /// binding's settings cannot fail a batch.
     fn check(&self) -> Result<(), ProviderError> {
-        check_one_of("scheduler", self.scheduler.as_deref(), &["WRR", "LEAST_CONN"])?;
+        check_one_of(
+            "scheduler",
+            self.scheduler.as_deref(),
+            &["WRR", "LEAST_CONN"],
+        )?;
         if let Some(t) = self.session_expire_time
             && t != 0
             && !(30..=3600).contains(&t)
@@ -119,7 +123,11 @@ impl ListenerSettings {
                 "sessionExpireTime is {t}; it must be 0 (off) or 30-3600"
             )));
         }
-        check_one_of("sessionType", self.session_type.as_deref(), &["NORMAL", "QUIC_CID"])?;
+        check_one_of(
+            "sessionType",
+            self.session_type.as_deref(),
+            &["NORMAL", "QUIC_CID"],
+        )?;
         check_range("idleConnectTimeout", self.idle_connect_timeout, 10, 1980)?;
         check_range("maxConn", self.max_conn, -1, i64::MAX)?;
         check_range("maxCps", self.max_cps, -1, i64::MAX)?;
@@ -142,7 +150,10 @@ impl ListenerSettings {
     /// Writes the settings into a CreateListener request. (`sessionExpireTime` applies to TCP
     /// and UDP listeners only, which are the only ones this provider creates.)
     pub fn apply(&self, req: &mut CreateListenerRequest) {
-        req.health_check = self.health_check.as_ref().map(HealthCheckSettings::to_model);
+        req.health_check = self
+            .health_check
+            .as_ref()
+            .map(HealthCheckSettings::to_model);
         req.scheduler = self.scheduler.clone();
         req.session_expire_time = self.session_expire_time;
         req.session_type = self.session_type.clone();
@@ -192,7 +203,9 @@ impl HealthCheckSettings {
             &["HTTP/1.0", "HTTP/1.1"],
         )?;
         if self.check_type.as_deref() == Some("CUSTOM")
-            && (self.context_type.is_none() || self.send_context.is_none() || self.recv_context.is_none())
+            && (self.context_type.is_none()
+                || self.send_context.is_none()
+                || self.recv_context.is_none())
         {
             return Err(invalid(
                 "healthCheck.checkType CUSTOM needs contextType, sendContext and recvContext",
@@ -265,8 +278,16 @@ mod tests {
     #[test]
     fn none_and_null_mean_defaults() {
         assert!(ListenerSettings::from_json(None).unwrap().is_default());
-        assert!(ListenerSettings::from_json(Some(&json!(null))).unwrap().is_default());
-        assert!(ListenerSettings::from_json(Some(&json!({}))).unwrap().is_default());
+        assert!(
+            ListenerSettings::from_json(Some(&json!(null)))
+                .unwrap()
+                .is_default()
+        );
+        assert!(
+            ListenerSettings::from_json(Some(&json!({})))
+                .unwrap()
+                .is_default()
+        );
     }
 
     #[test]
@@ -287,8 +308,12 @@ mod tests {
 
     #[test]
     fn equal_settings_group_together() {
-        let a = ListenerSettings::from_json(Some(&json!({"scheduler": "WRR", "sessionExpireTime": 0}))).unwrap();
-        let b = ListenerSettings::from_json(Some(&json!({"sessionExpireTime": 0, "scheduler": "WRR"}))).unwrap();
+        let a =
+            ListenerSettings::from_json(Some(&json!({"scheduler": "WRR", "sessionExpireTime": 0})))
+                .unwrap();
+        let b =
+            ListenerSettings::from_json(Some(&json!({"sessionExpireTime": 0, "scheduler": "WRR"})))
+                .unwrap();
         let c = ListenerSettings::from_json(Some(&json!({"scheduler": "LEAST_CONN"}))).unwrap();
         assert_eq!(a.group_key(), b.group_key());
         assert_ne!(a.group_key(), c.group_key());

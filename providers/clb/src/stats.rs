@@ -208,7 +208,9 @@ mod tests {
         for _ in 0..2 {
             api.create_listener("r", &Default::default()).await.unwrap();
         }
-        api.describe_listeners("r", &Default::default()).await.unwrap();
+        api.describe_listeners("r", &Default::default())
+            .await
+            .unwrap();
         api.count_round();
         let stats = api.snapshot();
         assert_eq!(stats.writes_of("CreateListener"), 2);

@@ -74,8 +74,27 @@ fn api_error(action: &str, code: &str) -> Error {
     Error::api(action, code, "from the mock", "req-mock")
 }
 
-/// A mock that knows CLB `lb-1` (with a VIP) and answers task waits with success.
+fn quota_answer(limit: i64) -> clb::DescribeQuotaResponse {
+    clb::DescribeQuotaResponse {
+        quota_set: vec![clb::Quota {
+            quota_id: Some("TOTAL_LISTENER_QUOTA".into()),
+            quota_current: None,
+            quota_limit: Some(limit),
+        }],
+        ..Default::default()
+    }
+}
+
+/// A mock that knows CLB `lb-1` (with a VIP), a listener quota of 50, and answers task waits
+/// with success.
 fn mock_with_lb() -> MockClbApi {
+    let mut mock = mock_with_lb_no_quota();
+    mock.expect_describe_quota()
+        .returning(|_, _| Ok(quota_answer(50)));
+    mock
+}
+
+fn mock_with_lb_no_quota() -> MockClbApi {
     let mut mock = MockClbApi::new();
     mock.expect_describe_load_balancers().returning(|_, req| {
         let ids = req.load_balancer_ids.clone().unwrap_or_default();
@@ -154,7 +173,9 @@ async fn concurrent_ensures_on_one_clb_become_one_create_and_one_register() {
                 && req.protocol == "TCP"
                 && req.ports.len() == usize::from(N)
                 && names.len() == usize::from(N)
-                && names.iter().all(|n| n.starts_with("dac_cls-test_games_gs-"))
+                && names
+                    .iter()
+                    .all(|n| n.starts_with("dac_cls-test_games_gs-"))
         })
         .returning(|_, req| Ok(create_answer(req)));
     mock.expect_describe_targets().never();
@@ -166,14 +187,27 @@ async fn concurrent_ensures_on_one_clb_become_one_create_and_one_register() {
                 && req.targets.iter().all(|t| {
                     t.port == 7000
                         && t.instance_id.is_none()
-                        && t.eni_ip.as_deref() == Some(&format!("10.0.0.{}", t.listener_id[4..].parse::<u16>().unwrap() - 500)[..])
+                        && t.eni_ip.as_deref()
+                            == Some(
+                                &format!(
+                                    "10.0.0.{}",
+                                    t.listener_id[4..].parse::<u16>().unwrap() - 500
+                                )[..],
+                            )
                 })
         })
         .returning(|_, _| Ok(clb::BatchRegisterTargetsResponse::default()));
     let provider = provider(mock);
 
     let bindings = (1..=N)
-        .map(|i| binding(&format!("gs-{i}"), "lb-1", 500 + i, Some(&format!("10.0.0.{i}"))))
+        .map(|i| {
+            binding(
+                &format!("gs-{i}"),
+                "lb-1",
+                500 + i,
+                Some(&format!("10.0.0.{i}")),
+            )
+        })
         .collect();
     for (b, result) in ensure_all(&provider, bindings).await {
         let status = result.unwrap();
@@ -203,7 +237,8 @@ async fn different_settings_and_protocols_get_their_own_create_call() {
         .returning(|_, _| Ok(clb::BatchRegisterTargetsResponse::default()));
     let provider = provider(mock);
     let mut tuned = binding("gs-2", "lb-1", 502, Some("10.0.0.2"));
-    tuned.listener_settings = Some(json!({"scheduler": "LEAST_CONN", "healthCheck": {"healthSwitch": 1}}));
+    tuned.listener_settings =
+        Some(json!({"scheduler": "LEAST_CONN", "healthCheck": {"healthSwitch": 1}}));
     let mut udp = binding("gs-3", "lb-1", 501, Some("10.0.0.3"));
     udp.slot = Slot::Port {
         frontend_id: "lb-1".into(),
@@ -222,9 +257,13 @@ async fn different_settings_and_protocols_get_their_own_create_call() {
 #[tokio::test]
 async fn a_stale_target_left_by_an_earlier_pod_is_replaced() {
     let mut mock = mock_with_lb();
-    mock.expect_describe_listeners()
-        .times(1)
-        .returning(|_, _| Ok(listeners_answer(vec![listener("lbl-a", 501, &marker("gs-0"))])));
+    mock.expect_describe_listeners().times(1).returning(|_, _| {
+        Ok(listeners_answer(vec![listener(
+            "lbl-a",
+            501,
+            &marker("gs-0"),
+        )]))
+    });
     mock.expect_create_listener().never();
     mock.expect_describe_targets()
         .times(1)
@@ -250,7 +289,9 @@ async fn a_stale_target_left_by_an_earlier_pod_is_replaced() {
         .returning(|_, _| Ok(clb::BatchDeregisterTargetsResponse::default()));
     mock.expect_batch_register_targets()
         .times(1)
-        .withf(|_, req| req.targets.len() == 1 && req.targets[0].eni_ip.as_deref() == Some("10.0.0.5"))
+        .withf(|_, req| {
+            req.targets.len() == 1 && req.targets[0].eni_ip.as_deref() == Some("10.0.0.5")
+        })
         .returning(|_, _| Ok(clb::BatchRegisterTargetsResponse::default()));
     let provider = provider(mock);
     let status = provider
@@ -264,9 +305,13 @@ async fn a_stale_target_left_by_an_earlier_pod_is_replaced() {
 #[tokio::test]
 async fn an_adopted_listener_with_the_right_target_costs_no_write() {
     let mut mock = mock_with_lb();
-    mock.expect_describe_listeners()
-        .times(1)
-        .returning(|_, _| Ok(listeners_answer(vec![listener("lbl-a", 501, &marker("gs-0"))])));
+    mock.expect_describe_listeners().times(1).returning(|_, _| {
+        Ok(listeners_answer(vec![listener(
+            "lbl-a",
+            501,
+            &marker("gs-0"),
+        )]))
+    });
     mock.expect_describe_targets().times(1).returning(|_, _| {
         Ok(clb::DescribeTargetsResponse {
             listeners: vec![clb::ListenerBackend {
@@ -292,8 +337,13 @@ async fn an_adopted_listener_with_the_right_target_costs_no_write() {
 #[tokio::test]
 async fn without_a_backend_the_listener_is_left_without_targets() {
     let mut mock = mock_with_lb();
-    mock.expect_describe_listeners()
-        .returning(|_, _| Ok(listeners_answer(vec![listener("lbl-a", 501, &marker("gs-0"))])));
+    mock.expect_describe_listeners().returning(|_, _| {
+        Ok(listeners_answer(vec![listener(
+            "lbl-a",
+            501,
+            &marker("gs-0"),
+        )]))
+    });
     mock.expect_describe_targets().returning(|_, _| {
         Ok(clb::DescribeTargetsResponse {
             listeners: vec![clb::ListenerBackend {
@@ -309,16 +359,23 @@ async fn without_a_backend_the_listener_is_left_without_targets() {
         .returning(|_, _| Ok(clb::BatchDeregisterTargetsResponse::default()));
     mock.expect_batch_register_targets().never();
     let provider = provider(mock);
-    let status = provider.ensure(&binding("gs-0", "lb-1", 501, None)).await.unwrap();
+    let status = provider
+        .ensure(&binding("gs-0", "lb-1", 501, None))
+        .await
+        .unwrap();
     assert_eq!(status.state, BindingState::Available);
 }
 
 #[tokio::test]
 async fn a_foreign_listener_at_the_port_is_a_conflict_and_the_rest_proceed() {
     let mut mock = mock_with_lb();
-    mock.expect_describe_listeners()
-        .times(1)
-        .returning(|_, _| Ok(listeners_answer(vec![listener("lbl-console", 501, "made-in-console")])));
+    mock.expect_describe_listeners().times(1).returning(|_, _| {
+        Ok(listeners_answer(vec![listener(
+            "lbl-console",
+            501,
+            "made-in-console",
+        )]))
+    });
     mock.expect_create_listener()
         .times(1)
         .withf(|_, req| req.ports == [502])
@@ -350,7 +407,10 @@ async fn a_port_taken_since_we_looked_fails_only_its_binding() {
         .returning(|_, _| Ok(listeners_answer(vec![])));
     mock.expect_create_listener().returning(|_, req| {
         if req.ports.contains(&503) {
-            Err(api_error("CreateListener", "InvalidParameter.PortCheckFailed"))
+            Err(api_error(
+                "CreateListener",
+                "InvalidParameter.PortCheckFailed",
+            ))
         } else {
             Ok(create_answer(req))
         }
@@ -361,7 +421,14 @@ async fn a_port_taken_since_we_looked_fails_only_its_binding() {
         .returning(|_, _| Ok(clb::BatchRegisterTargetsResponse::default()));
     let provider = provider(mock);
     let bindings = (1..=4)
-        .map(|i| binding(&format!("gs-{i}"), "lb-1", 500 + i, Some(&format!("10.0.0.{i}"))))
+        .map(|i| {
+            binding(
+                &format!("gs-{i}"),
+                "lb-1",
+                500 + i,
+                Some(&format!("10.0.0.{i}")),
+            )
+        })
         .collect();
     let results = ensure_all(&provider, bindings).await;
     for (b, result) in results {
@@ -380,12 +447,14 @@ async fn a_register_failure_reported_per_listener_fails_only_that_binding() {
         .returning(|_, _| Ok(listeners_answer(vec![])));
     mock.expect_create_listener()
         .returning(|_, req| Ok(create_answer(req)));
-    mock.expect_batch_register_targets().times(1).returning(|_, _| {
-        Ok(clb::BatchRegisterTargetsResponse {
-            fail_listener_id_set: vec!["lbl-502".into()],
-            ..Default::default()
-        })
-    });
+    mock.expect_batch_register_targets()
+        .times(1)
+        .returning(|_, _| {
+            Ok(clb::BatchRegisterTargetsResponse {
+                fail_listener_id_set: vec!["lbl-502".into()],
+                ..Default::default()
+            })
+        });
     let provider = provider(mock);
     let results = ensure_all(
         &provider,
@@ -397,6 +466,52 @@ async fn a_register_failure_reported_per_listener_fails_only_that_binding() {
     .await;
     assert!(results[0].1.is_ok());
     assert!(results[1].1.clone().unwrap_err().is_retryable());
+}
+
+#[tokio::test]
+async fn creates_beyond_the_quota_fail_without_refused_calls() {
+    let mut mock = mock_with_lb_no_quota();
+    mock.expect_describe_quota()
+        .times(1)
+        .returning(|_, _| Ok(quota_answer(3)));
+    mock.expect_describe_listeners()
+        .returning(|_, _| Ok(listeners_answer(vec![listener("lbl-x", 600, "console")])));
+    mock.expect_create_listener()
+        .times(1)
+        .withf(|_, req| req.ports == [501, 502])
+        .returning(|_, req| Ok(create_answer(req)));
+    mock.expect_batch_register_targets()
+        .times(1)
+        .returning(|_, _| Ok(clb::BatchRegisterTargetsResponse::default()));
+    let provider = provider(mock);
+    let bindings = (1..=4)
+        .map(|i| {
+            binding(
+                &format!("gs-{i}"),
+                "lb-1",
+                500 + i,
+                Some(&format!("10.0.0.{i}")),
+            )
+        })
+        .collect();
+    let results = ensure_all(&provider, bindings).await;
+    let outcome: Vec<Option<&str>> = results
+        .iter()
+        .map(|(_, r)| r.as_ref().err().map(|e| e.reason()))
+        .collect();
+    // Arrival order decides who fits, so only count.
+    assert_eq!(
+        outcome.iter().filter(|o| o.is_none()).count(),
+        2,
+        "{outcome:?}"
+    );
+    assert_eq!(
+        outcome
+            .iter()
+            .filter(|o| **o == Some(reason::LISTENER_QUOTA_EXCEEDED))
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -412,6 +527,8 @@ async fn a_task_outliving_the_deadline_answers_pending() {
             ..Default::default()
         })
     });
+    mock.expect_describe_quota()
+        .returning(|_, _| Ok(quota_answer(50)));
     mock.expect_describe_listeners()
         .returning(|_, _| Ok(listeners_answer(vec![])));
     mock.expect_create_listener()
@@ -449,7 +566,11 @@ async fn release_of_a_missing_listener_is_ok_and_writes_nothing() {
         let a = binding("gs-1", "lb-1", 501, None);
         let b = binding("gs-2", "lb-1", 502, None);
         let c = binding("gs-3", "lb-1", 503, None);
-        let (ra, rb, rc) = tokio::join!(provider.release(&a), provider.release(&b), provider.release(&c));
+        let (ra, rb, rc) = tokio::join!(
+            provider.release(&a),
+            provider.release(&b),
+            provider.release(&c)
+        );
         [ra, rb, rc]
     };
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -484,7 +605,11 @@ async fn releases_delete_only_marked_listeners_in_one_call() {
     let mut c = binding("gs-3", "lb-1", 503, None);
     // A stale or wrong id in the status is no licence to delete a foreign listener.
     c.resource_id = Some("lbl-x".into());
-    let (ra, rb, rc) = tokio::join!(provider.release(&a), provider.release(&b), provider.release(&c));
+    let (ra, rb, rc) = tokio::join!(
+        provider.release(&a),
+        provider.release(&b),
+        provider.release(&c)
+    );
     ra.unwrap();
     rb.unwrap();
     rc.unwrap();
@@ -492,12 +617,19 @@ async fn releases_delete_only_marked_listeners_in_one_call() {
 
 #[tokio::test]
 async fn cloud_errors_map_to_provider_errors() {
-    // (code on DescribeListeners, expected reason or None for Retryable / Some("") for Permanent)
-    let cases: [(&str, fn(&ProviderError) -> bool); 4] = [
-        ("RequestLimitExceeded", |e| e.is_retryable() && e.retry_after_hint().is_some()),
+    // (code DescribeListeners answers with, what the ensure must fail with)
+    type Check = fn(&ProviderError) -> bool;
+    let cases: [(&str, Check); 4] = [
+        ("RequestLimitExceeded", |e| {
+            e.is_retryable() && e.retry_after_hint().is_some()
+        }),
         ("FailedOperation.ResourceInOperating", |e| e.is_retryable()),
-        ("AuthFailure.SignatureFailure", |e| matches!(e, ProviderError::Permanent { .. })),
-        ("InvalidParameter.LBIdNotFound", |e| e.reason() == reason::LOAD_BALANCER_NOT_FOUND),
+        ("AuthFailure.SignatureFailure", |e| {
+            matches!(e, ProviderError::Permanent { .. })
+        }),
+        ("InvalidParameter.LBIdNotFound", |e| {
+            e.reason() == reason::LOAD_BALANCER_NOT_FOUND
+        }),
     ];
     for (code, check) in cases {
         let mut mock = mock_with_lb();
@@ -552,7 +684,10 @@ async fn invalid_settings_and_slots_fail_before_any_cloud_call() {
         port: 7000,
         protocol: Protocol::Tcp,
     };
-    assert!(matches!(provider.ensure(&pod).await, Err(ProviderError::Permanent { .. })));
+    assert!(matches!(
+        provider.ensure(&pod).await,
+        Err(ProviderError::Permanent { .. })
+    ));
 }
 
 #[tokio::test]
@@ -568,8 +703,12 @@ async fn a_missing_clb_is_the_users_to_fix() {
     assert!(err.message().contains("lb-nope"));
     // Releasing on a CLB that is gone is done.
     let mut mock = MockClbApi::new();
-    mock.expect_describe_listeners()
-        .returning(|_, _| Err(api_error("DescribeListeners", "InvalidParameter.LBIdNotFound")));
+    mock.expect_describe_listeners().returning(|_, _| {
+        Err(api_error(
+            "DescribeListeners",
+            "InvalidParameter.LBIdNotFound",
+        ))
+    });
     provider_release_ok(mock).await;
 }
 
@@ -583,23 +722,20 @@ async fn provider_release_ok(mock: MockClbApi) {
 
 #[tokio::test]
 async fn frontends_report_capacity_net_of_foreign_listeners() {
-    let mut mock = mock_with_lb();
-    mock.expect_describe_quota().times(1).returning(|_, _| {
-        Ok(clb::DescribeQuotaResponse {
-            quota_set: vec![clb::Quota {
-                quota_id: Some("TOTAL_LISTENER_QUOTA".into()),
-                quota_current: None,
-                quota_limit: Some(50),
-            }],
-            ..Default::default()
-        })
-    });
+    let mut mock = mock_with_lb_no_quota();
+    mock.expect_describe_quota()
+        .times(1)
+        .returning(|_, _| Ok(quota_answer(50)));
     mock.expect_describe_listeners().times(1).returning(|_, _| {
         Ok(listeners_answer(vec![
             listener("lbl-1", 501, &marker("gs-1")),
             listener("lbl-2", 502, "console-1"),
             listener("lbl-3", 503, "console-2"),
-            listener("lbl-4", 504, &crate::marker::encode("other-cluster", &BindingKey::new("a", "b"))),
+            listener(
+                "lbl-4",
+                504,
+                &crate::marker::encode("other-cluster", &BindingKey::new("a", "b")),
+            ),
         ]))
     });
     let provider = provider(mock);
@@ -636,7 +772,14 @@ async fn list_owned_finds_our_listeners_with_their_owners() {
             listener("lbl-1", 501, &marker("gs-1")),
             listener("lbl-2", 502, "console"),
             listener("lbl-3", 503, &lm),
-            listener("lbl-4", 504, &format!("{}_ffffffffffffffff", crate::marker::cluster_prefix(CLUSTER))),
+            listener(
+                "lbl-4",
+                504,
+                &format!(
+                    "{}_ffffffffffffffff",
+                    crate::marker::cluster_prefix(CLUSTER)
+                ),
+            ),
         ]))
     });
     mock.expect_delete_load_balancer_listeners()

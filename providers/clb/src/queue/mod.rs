@@ -55,7 +55,8 @@ pub(crate) struct EnsureOutcome {
 
 /// A job with the channel its caller waits on.
 pub(crate) enum Job {
-    Ensure(EnsureJob, oneshot::Sender<Result<EnsureOutcome>>),
+    // Boxed: the settings make an ensure much larger than a release.
+    Ensure(Box<EnsureJob>, oneshot::Sender<Result<EnsureOutcome>>),
     Release(ReleaseJob, oneshot::Sender<Result<()>>),
 }
 
@@ -131,7 +132,7 @@ impl Queues {
 
     pub async fn ensure(&self, region: &str, lb_id: &str, job: EnsureJob) -> Result<EnsureOutcome> {
         let (tx, rx) = oneshot::channel();
-        self.submit(region, lb_id, Job::Ensure(job, tx));
+        self.submit(region, lb_id, Job::Ensure(Box::new(job), tx));
         rx.await.unwrap_or_else(|_| Err(worker_gone(lb_id)))
     }
 

@@ -41,7 +41,9 @@ impl ListenerView {
     }
 
     fn is_exactly(&self, port: u16, protocol: Protocol) -> bool {
-        self.port == i64::from(port) && self.end_port <= self.port && self.protocol == protocol.as_str()
+        self.port == i64::from(port)
+            && self.end_port <= self.port
+            && self.protocol == protocol.as_str()
     }
 }
 
@@ -103,7 +105,9 @@ pub(crate) fn plan_ensure(
             HELD_BY_SIBLING_RETRY,
         ),
         Ownership::OwnedUnknown => ProviderError::retry_after(
-            format!("{what}, created by this cluster for another binding; waiting for it to be released"),
+            format!(
+                "{what}, created by this cluster for another binding; waiting for it to be released"
+            ),
             HELD_BY_SIBLING_RETRY,
         ),
     })
@@ -124,7 +128,8 @@ pub(crate) fn release_ids(
         .iter()
         .filter(|l| {
             let by_slot = l.is_exactly(port, protocol) && l.name == marker_name;
-            let by_id = resource_id == Some(l.id.as_str()) && marker::parse(cluster, &l.name).is_ours();
+            let by_id =
+                resource_id == Some(l.id.as_str()) && marker::parse(cluster, &l.name).is_ours();
             by_slot || by_id
         })
         .map(|l| l.id.clone())
@@ -148,7 +153,7 @@ impl TargetChanges {
 fn is_desired(target: &clb::Backend, desired: &Backend) -> bool {
     target.port == Some(i64::from(desired.port))
         && target.instance_id.as_deref().unwrap_or("").is_empty()
-        && target.private_ip_addresses.iter().any(|ip| *ip == desired.pod_ip)
+        && target.private_ip_addresses.contains(&desired.pod_ip)
 }
 
 /// Exactly one target per listener: the binding's backend. Anything else bound there (a stale
@@ -168,7 +173,11 @@ pub(crate) fn target_changes(
         if let Some(stale) = as_batch_target(listener_id, target) {
             changes.deregister.push(stale);
         } else {
-            tracing::warn!(listener_id, ?target, "a target without InstanceId or IP; cannot deregister it");
+            tracing::warn!(
+                listener_id,
+                ?target,
+                "a target without InstanceId or IP; cannot deregister it"
+            );
         }
     }
     if let Some(d) = desired.filter(|_| !satisfied) {
@@ -249,9 +258,21 @@ mod tests {
                 end_port: 600,
                 ..listener("lbl-x", "TCP", 400, "range")
             },
-            listener("lbl-x", "TCP", 501, &marker::encode("other-cluster", &BindingKey::new("ns", "a"))),
+            listener(
+                "lbl-x",
+                "TCP",
+                501,
+                &marker::encode("other-cluster", &BindingKey::new("ns", "a")),
+            ),
         ] {
-            let plan = plan_ensure(&[holder.clone()], CLUSTER, "lb-1", &ours("a"), 501, Protocol::Tcp);
+            let plan = plan_ensure(
+                std::slice::from_ref(&holder),
+                CLUSTER,
+                "lb-1",
+                &ours("a"),
+                501,
+                Protocol::Tcp,
+            );
             let EnsurePlan::Fail(err) = plan else {
                 panic!("{holder:?}: {plan:?}")
             };
@@ -263,9 +284,14 @@ mod tests {
     #[test]
     fn our_listener_for_another_child_is_waited_for() {
         let listeners = vec![listener("lbl-1", "TCP", 501, &ours("old"))];
-        let EnsurePlan::Fail(err) =
-            plan_ensure(&listeners, CLUSTER, "lb-1", &ours("new"), 501, Protocol::Tcp)
-        else {
+        let EnsurePlan::Fail(err) = plan_ensure(
+            &listeners,
+            CLUSTER,
+            "lb-1",
+            &ours("new"),
+            501,
+            Protocol::Tcp,
+        ) else {
             panic!()
         };
         assert!(err.is_retryable());
@@ -278,10 +304,22 @@ mod tests {
         let listeners = vec![
             listener("lbl-1", "TCP", 501, &ours("a")),
             listener("lbl-2", "TCP", 502, "console-made"),
-            listener("lbl-3", "TCP", 503, &format!("{}_0123456789abcdef", marker::cluster_prefix(CLUSTER))),
+            listener(
+                "lbl-3",
+                "TCP",
+                503,
+                &format!("{}_0123456789abcdef", marker::cluster_prefix(CLUSTER)),
+            ),
         ];
         let ids = |marker_name: &str, port, resource_id| {
-            release_ids(&listeners, CLUSTER, marker_name, port, Protocol::Tcp, resource_id)
+            release_ids(
+                &listeners,
+                CLUSTER,
+                marker_name,
+                port,
+                Protocol::Tcp,
+                resource_id,
+            )
         };
         assert_eq!(ids(&ours("a"), 501, None), ["lbl-1"]);
         // Another owner's marker, a foreign listener, or a missing one: nothing.
@@ -316,7 +354,10 @@ mod tests {
         let fresh = target_changes("lbl-1", &[], Some(&b));
         assert!(fresh.deregister.is_empty());
         let reg = fresh.register.unwrap();
-        assert_eq!((reg.listener_id.as_str(), reg.eni_ip.as_deref(), reg.port), ("lbl-1", Some("10.0.0.5"), 7000));
+        assert_eq!(
+            (reg.listener_id.as_str(), reg.eni_ip.as_deref(), reg.port),
+            ("lbl-1", Some("10.0.0.5"), 7000)
+        );
 
         assert!(target_changes("lbl-1", &[eni("10.0.0.5", 7000)], Some(&b)).is_empty());
 

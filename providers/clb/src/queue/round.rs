@@ -17,8 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use dac_provider_api::{BindingState, Protocol, ProviderError, Result};
-use dac_tencentcloud::{ClbApi, Error};
 use dac_tencentcloud::models::clb;
+use dac_tencentcloud::{ClbApi, Error};
 use tokio::time::Instant;
 
 use super::plan::{self, EnsurePlan, ListenerView};
@@ -95,7 +95,11 @@ pub(crate) async fn run(env: &WorkerEnv, region: &str, lb_id: &str, round: Round
 }
 
 /// All listeners of the instance; refreshes the count of foreign ones on the way (capacity).
-async fn describe_listeners(env: &WorkerEnv, region: &str, lb_id: &str) -> Result<Vec<ListenerView>> {
+async fn describe_listeners(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+) -> Result<Vec<ListenerView>> {
     let req = clb::DescribeListenersRequest {
         load_balancer_id: lb_id.to_string(),
         ..Default::default()
@@ -105,7 +109,11 @@ async fn describe_listeners(env: &WorkerEnv, region: &str, lb_id: &str) -> Resul
         .describe_listeners(region, &req)
         .await
         .map_err(|e| errors::map(&e, Stage::Read, lb_id))?;
-    let listeners: Vec<ListenerView> = resp.listeners.iter().filter_map(ListenerView::from_model).collect();
+    let listeners: Vec<ListenerView> = resp
+        .listeners
+        .iter()
+        .filter_map(ListenerView::from_model)
+        .collect();
     let foreign = listeners
         .iter()
         .filter(|l| marker::parse(&env.cluster, &l.name) == Ownership::Foreign)
@@ -168,7 +176,14 @@ async fn run_releases(
         .iter()
         .map(|g| {
             let j = &g.job;
-            plan::release_ids(listeners, &env.cluster, &j.marker, j.port, j.protocol, j.resource_id.as_deref())
+            plan::release_ids(
+                listeners,
+                &env.cluster,
+                &j.marker,
+                j.port,
+                j.protocol,
+                j.resource_id.as_deref(),
+            )
         })
         .collect();
     let mut ids: Vec<String> = Vec::new();
@@ -185,7 +200,11 @@ async fn run_releases(
         };
         let resp = env.api.delete_load_balancer_listeners(region, &req).await?;
         let deadline = Instant::now() + env.task_deadline;
-        Ok(env.api.wait_clb_task(region, &resp.request_id, deadline).await.map(|_| ()))
+        Ok(env
+            .api
+            .wait_clb_task(region, &resp.request_id, deadline)
+            .await
+            .map(|_| ()))
     })
     .await;
     for (chunk, result) in calls {
@@ -194,8 +213,13 @@ async fn run_releases(
             // Failed, or still running at the deadline: the next release looks again.
             Ok(Err(wait)) => Err(errors::map(&wait, Stage::Delete, lb_id)),
             // Gone since we looked: what release wants.
-            Err(err) if chunk.len() == 1 && err.kind() == dac_tencentcloud::ErrorKind::NotFound
-                && err.code() != Some("InvalidParameter.LBIdNotFound") => Ok(()),
+            Err(err)
+                if chunk.len() == 1
+                    && err.kind() == dac_tencentcloud::ErrorKind::NotFound
+                    && err.code() != Some("InvalidParameter.LBIdNotFound") =>
+            {
+                Ok(())
+            }
             Err(err) => Err(errors::map(&err, Stage::Delete, lb_id)),
         };
         for id in chunk {
@@ -270,13 +294,28 @@ async fn run_ensures(
     let mut to_create = Vec::new();
     for (i, g) in ensures.iter().enumerate() {
         let j = &g.job;
-        match plan::plan_ensure(listeners, &env.cluster, lb_id, &j.marker, j.port, j.protocol) {
+        match plan::plan_ensure(
+            listeners,
+            &env.cluster,
+            lb_id,
+            &j.marker,
+            j.port,
+            j.protocol,
+        ) {
             EnsurePlan::Adopt(id) => progress[i].listener_id = Some(id),
             EnsurePlan::Create => to_create.push(i),
             EnsurePlan::Fail(err) => progress[i].fail(err),
         }
     }
-    trim_to_quota(env, region, lb_id, listeners.len(), &mut to_create, &mut progress);
+    trim_to_quota(
+        env,
+        region,
+        lb_id,
+        listeners.len(),
+        &mut to_create,
+        &mut progress,
+    )
+    .await;
     create_listeners(env, region, lb_id, &ensures, to_create, &mut progress).await;
     sync_targets(env, region, lb_id, &ensures, &mut progress).await;
     for (g, p) in ensures.into_iter().zip(progress) {
@@ -291,7 +330,9 @@ async fn run_ensures(
                 },
                 address: address(vip, g.job.port),
             }),
-            None => Err(ProviderError::permanent("internal: ensure finished without a listener")),
+            None => Err(ProviderError::permanent(
+                "internal: ensure finished without a listener",
+            )),
         });
         g.reply(result);
     }
@@ -301,9 +342,10 @@ fn address(vip: Option<&str>, port: u16) -> Option<String> {
     vip.map(|vip| format!("{vip}:{port}"))
 }
 
-/// When the quota is known, creates beyond it fail at once with the user-facing reason instead
-/// of costing refused calls (first come, first served).
-fn trim_to_quota(
+/// Creates beyond the listener quota fail at once with the user-facing reason instead of
+/// costing refused calls (first come, first served). The quota is a cached read; if it cannot
+/// be read, the cloud's own refusal (split down to the bindings beyond it) decides instead.
+async fn trim_to_quota(
     env: &WorkerEnv,
     region: &str,
     lb_id: &str,
@@ -311,13 +353,26 @@ fn trim_to_quota(
     to_create: &mut Vec<usize>,
     progress: &mut [Progress],
 ) {
-    let Some(quota) = env
-        .listener_quota
-        .or_else(|| env.caches.listener_quota.get(&region.to_string()))
-    else {
+    if to_create.is_empty() {
         return;
+    }
+    let quota = match cache::listener_quota(
+        env.api.as_ref(),
+        &env.caches,
+        env.listener_quota,
+        region,
+    )
+    .await
+    {
+        Ok(quota) => quota,
+        Err(err) => {
+            tracing::debug!(error = %err, "listener quota unknown; the cloud will enforce it");
+            return;
+        }
     };
-    let room = usize::try_from(quota).unwrap_or(usize::MAX).saturating_sub(existing);
+    let room = usize::try_from(quota)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(existing);
     if to_create.len() <= room {
         return;
     }
@@ -351,20 +406,36 @@ async fn create_listeners(
         }
     }
     for (protocol, settings, members) in groups {
-        let calls = call_split(members, env.max_ports_per_create, |chunk: Vec<usize>| async move {
-            let mut req = clb::CreateListenerRequest {
-                load_balancer_id: lb_id.to_string(),
-                ports: chunk.iter().map(|&i| i64::from(ensures[i].job.port)).collect(),
-                protocol: protocol.as_str().to_string(),
-                listener_names: Some(chunk.iter().map(|&i| ensures[i].job.marker.clone()).collect()),
-                ..Default::default()
-            };
-            settings.apply(&mut req);
-            let resp = env.api.create_listener(region, &req).await?;
-            let deadline = Instant::now() + env.task_deadline;
-            let wait = env.api.wait_clb_task(region, &resp.request_id, deadline).await.map(|_| ());
-            Ok((resp.listener_ids, wait))
-        })
+        let calls = call_split(
+            members,
+            env.max_ports_per_create,
+            |chunk: Vec<usize>| async move {
+                let mut req = clb::CreateListenerRequest {
+                    load_balancer_id: lb_id.to_string(),
+                    ports: chunk
+                        .iter()
+                        .map(|&i| i64::from(ensures[i].job.port))
+                        .collect(),
+                    protocol: protocol.as_str().to_string(),
+                    listener_names: Some(
+                        chunk
+                            .iter()
+                            .map(|&i| ensures[i].job.marker.clone())
+                            .collect(),
+                    ),
+                    ..Default::default()
+                };
+                settings.apply(&mut req);
+                let resp = env.api.create_listener(region, &req).await?;
+                let deadline = Instant::now() + env.task_deadline;
+                let wait = env
+                    .api
+                    .wait_clb_task(region, &resp.request_id, deadline)
+                    .await
+                    .map(|_| ());
+                Ok((resp.listener_ids, wait))
+            },
+        )
         .await;
         let stage = Stage::Create {
             custom_settings: !settings.is_default(),
@@ -485,29 +556,33 @@ async fn batch_targets(
     progress: &mut [Progress],
 ) {
     let action = if register { "register" } else { "deregister" };
-    let calls = call_split(targets, MAX_BATCH_TARGETS, |chunk: Vec<(usize, clb::BatchTarget)>| async move {
-        let targets: Vec<clb::BatchTarget> = chunk.into_iter().map(|(_, t)| t).collect();
-        let load_balancer_id = lb_id.to_string();
-        if register {
-            let req = clb::BatchRegisterTargetsRequest {
-                load_balancer_id,
-                targets,
-            };
-            env.api
-                .batch_register_targets(region, &req)
-                .await
-                .map(|r| r.fail_listener_id_set)
-        } else {
-            let req = clb::BatchDeregisterTargetsRequest {
-                load_balancer_id,
-                targets,
-            };
-            env.api
-                .batch_deregister_targets(region, &req)
-                .await
-                .map(|r| r.fail_listener_id_set)
-        }
-    })
+    let calls = call_split(
+        targets,
+        MAX_BATCH_TARGETS,
+        |chunk: Vec<(usize, clb::BatchTarget)>| async move {
+            let targets: Vec<clb::BatchTarget> = chunk.into_iter().map(|(_, t)| t).collect();
+            let load_balancer_id = lb_id.to_string();
+            if register {
+                let req = clb::BatchRegisterTargetsRequest {
+                    load_balancer_id,
+                    targets,
+                };
+                env.api
+                    .batch_register_targets(region, &req)
+                    .await
+                    .map(|r| r.fail_listener_id_set)
+            } else {
+                let req = clb::BatchDeregisterTargetsRequest {
+                    load_balancer_id,
+                    targets,
+                };
+                env.api
+                    .batch_deregister_targets(region, &req)
+                    .await
+                    .map(|r| r.fail_listener_id_set)
+            }
+        },
+    )
     .await;
     for (chunk, result) in calls {
         match result {
@@ -541,11 +616,16 @@ mod tests {
         let out = call_split((1..=10).collect::<Vec<u32>>(), 4, |chunk: Vec<u32>| {
             calls.lock().unwrap().push(chunk.clone());
             async move {
-            if chunk.contains(&6) {
-                Err(Error::api("CreateListener", "InvalidParameter.PortCheckFailed", "taken", "r"))
-            } else {
-                Ok(chunk.len())
-            }
+                if chunk.contains(&6) {
+                    Err(Error::api(
+                        "CreateListener",
+                        "InvalidParameter.PortCheckFailed",
+                        "taken",
+                        "r",
+                    ))
+                } else {
+                    Ok(chunk.len())
+                }
             }
         })
         .await;
@@ -556,7 +636,11 @@ mod tests {
             .flat_map(|(c, _)| c.clone())
             .collect();
         assert_eq!(ok, [1, 2, 3, 4, 5, 7, 8, 9, 10]);
-        let failed: Vec<&Vec<u32>> = out.iter().filter(|(_, r)| r.is_err()).map(|(c, _)| c).collect();
+        let failed: Vec<&Vec<u32>> = out
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(c, _)| c)
+            .collect();
         assert_eq!(failed, [&vec![6]]);
         // 3 chunks of at most 4, plus 2 + 2 splits of [5,6,7,8].
         assert_eq!(calls[0], [1, 2, 3, 4]);
@@ -568,7 +652,14 @@ mod tests {
         let mut n = 0;
         let out = call_split((1..=10).collect::<Vec<u32>>(), 50, |_: Vec<u32>| {
             n += 1;
-            async { Err::<(), _>(Error::api("CreateListener", "RequestLimitExceeded", "slow down", "r")) }
+            async {
+                Err::<(), _>(Error::api(
+                    "CreateListener",
+                    "RequestLimitExceeded",
+                    "slow down",
+                    "r",
+                ))
+            }
         })
         .await;
         assert_eq!(n, 1);

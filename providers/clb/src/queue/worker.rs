@@ -70,7 +70,7 @@ pub(crate) fn take_round(pending: &mut VecDeque<Job>, max: usize) -> Round {
         }
         let slot = job.slot();
         match (taken.get(&slot).copied(), job) {
-            (Some(Taken::Ensure(i)), Job::Ensure(j, tx)) if round.ensures[i].job == j => {
+            (Some(Taken::Ensure(i)), Job::Ensure(j, tx)) if round.ensures[i].job == *j => {
                 round.ensures[i].waiters.push(tx);
             }
             (Some(Taken::Release(i)), Job::Release(j, tx)) if round.releases[i].job == j => {
@@ -80,7 +80,7 @@ pub(crate) fn take_round(pending: &mut VecDeque<Job>, max: usize) -> Round {
             (None, job) if round.len() >= max => deferred.push_back(job),
             (None, Job::Ensure(j, tx)) => {
                 taken.insert(slot, Taken::Ensure(round.ensures.len()));
-                round.ensures.push(Grouped::new(j, tx));
+                round.ensures.push(Grouped::new(*j, tx));
             }
             (None, Job::Release(j, tx)) => {
                 taken.insert(slot, Taken::Release(round.releases.len()));
@@ -104,7 +104,13 @@ mod tests {
     use crate::queue::{EnsureJob, ReleaseJob};
     use tokio::sync::oneshot;
 
-    fn ensure(port: u16, ip: &str) -> (Job, oneshot::Receiver<dac_provider_api::Result<crate::queue::EnsureOutcome>>) {
+    fn ensure(
+        port: u16,
+        ip: &str,
+    ) -> (
+        Job,
+        oneshot::Receiver<dac_provider_api::Result<crate::queue::EnsureOutcome>>,
+    ) {
         let (tx, rx) = oneshot::channel();
         let job = EnsureJob {
             marker: format!("m-{port}"),
@@ -117,7 +123,7 @@ mod tests {
                 port: 80,
             }),
         };
-        (Job::Ensure(job, tx), rx)
+        (Job::Ensure(Box::new(job), tx), rx)
     }
 
     fn release(port: u16) -> (Job, oneshot::Receiver<dac_provider_api::Result<()>>) {

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The demo: a local Kubernetes control plane, the Tencent Cloud emulator, the controller (with
+# its own ServiceAccount's RBAC) and seed 000's example: a StatefulSet of game servers whose every
+# TCP/UDP port gets its own CLB listener. Prints the addresses, then stops what it started.
+#
+#   hack/demo.sh           run, print, clean up
+#   hack/demo.sh --keep    leave everything running (stop with: hack/demo.sh --stop)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=lib/versions.sh
+source hack/lib/versions.sh
+STATE="$ROOT/.ground/demo"
+KUBECTL="$GROUND_BIN/kubectl"
+
+stop_demo() {
+  for name in controller emulator; do
+    if [ -f "$STATE/$name.pid" ]; then
+      kill "$(cat "$STATE/$name.pid")" 2>/dev/null || true
+      rm -f "$STATE/$name.pid"
+    fi
+  done
+}
+
+if [ "${1:-}" = "--stop" ]; then
+  stop_demo
+  [ -f "$STATE/started-ground" ] && hack/cluster.sh down
+  exit 0
+fi
+keep=false
+[ "${1:-}" = "--keep" ] && keep=true
+
+cargo build --quiet --bin dedicated-address-controller -p dedicated-address-controller -p tencentcloud-emulator
+mkdir -p "$STATE"
+started_ground=false
+if ! hack/cluster.sh status >/dev/null 2>&1; then
+  hack/cluster.sh up
+  started_ground=true
+fi
+eval "$(hack/cluster.sh env)"
+if ! $keep; then
+  # shellcheck disable=SC2064
+  trap "stop_demo; $started_ground && hack/cluster.sh down" EXIT
+elif $started_ground; then
+  touch "$STATE/started-ground"
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "== cloud emulator"
+emulator_port=$(free_port)
+target/debug/tencentcloud-emulator --listen "127.0.0.1:$emulator_port" --config examples/emulator.toml \
+  --state-file "$STATE/emulator-state.json" >"$STATE/emulator.log" 2>&1 &
+echo $! >"$STATE/emulator.pid"
+
+echo "== CRDs, RBAC and the controller"
+"$KUBECTL" apply --server-side -f deploy/crds/crds.yaml -f deploy/namespace.yaml -f deploy/rbac.yaml >/dev/null
+"$KUBECTL" wait --for condition=Established --timeout 60s crd --all >/dev/null
+token=$("$KUBECTL" -n dedicated-address-system create token dedicated-address-controller --duration 2h)
+server=$("$KUBECTL" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca=$("$KUBECTL" config view --minify --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+cat >"$STATE/controller.kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters: [{name: demo, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: controller, user: {token: "$token"}}]
+contexts: [{name: demo, context: {cluster: demo, user: controller}}]
+current-context: demo
+KUBECONFIG
+cat >"$STATE/config.yaml" <<CONFIG
+cluster: {id: demo, region: ap-guangzhou, vpcCidrs: [10.0.0.0/8]}
+cloud: {endpoint: "http://127.0.0.1:$emulator_port", credentials: {source: env}}
+providers:
+  clb: {enabled: true, batchWindowMs: 100}
+CONFIG
+metrics_port=$(free_port)
+KUBECONFIG="$STATE/controller.kubeconfig" TENCENTCLOUD_SECRET_ID=AKIDEMULATOR TENCENTCLOUD_SECRET_KEY=emulator-secret-key \
+  target/debug/dedicated-address-controller --config "$STATE/config.yaml" --listen "127.0.0.1:$metrics_port" \
+  >"$STATE/controller.log" 2>&1 &
+echo $! >"$STATE/controller.pid"
+
+echo "== seed 000's example: 3 game servers x (TCP 9000, UDP 8000)"
+"$KUBECTL" apply -f examples/clb/gameserver.yaml -f examples/clb/dedicatedclbservice.yaml >/dev/null
+started=$(date +%s)
+until [ "$("$KUBECTL" -n demo get dedicatedclbservice gameserver -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = "True" ]; do
+  if [ $(( $(date +%s) - started )) -gt 120 ]; then
+    echo "not bound after 120 s; controller log:" >&2
+    tail -30 "$STATE/controller.log" >&2
+    exit 1
+  fi
+  sleep 1
+done
+echo "bound in $(( $(date +%s) - started )) s"
+echo
+"$KUBECTL" -n demo get dedicatedclbservices,dedicatedclblisteners
+echo
+echo "== the addresses, as the Pods see them (annotations)"
+"$KUBECTL" -n demo get pods -o custom-columns='POD:.metadata.name,IP:.status.podIP,TCP-9000:.metadata.annotations.networking\.cloud\.tencent\.com/external-address-9000,UDP-8000:.metadata.annotations.networking\.cloud\.tencent\.com/external-address-8080'
+echo
+echo "== metrics: http://127.0.0.1:$metrics_port/metrics"
+curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^dedicated_address_(bound_addresses|reconciles_total)' || true
+$keep && echo "still running; stop with: hack/demo.sh --stop"
