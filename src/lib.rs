@@ -34,6 +34,8 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("serializing: {0}")]
     Serialize(#[source] serde_json::Error),
+    #[error("provider config: {0}")]
+    ProviderConfig(String),
     #[error("cloud client: {0}")]
     Cloud(#[from] dac_tencentcloud::Error),
     #[error("listener {0} has neither lbId and lbPort nor a backendPod")]
@@ -45,7 +47,7 @@ impl Error {
     pub fn class(&self) -> String {
         match self {
             Error::Kube(_) | Error::KubeConfig(_) => "Kubernetes".into(),
-            Error::Config(_) | Error::Registry(_) | Error::Cloud(_) => "Config".into(),
+            Error::Config(_) | Error::Registry(_) | Error::Cloud(_) | Error::ProviderConfig(_) => "Config".into(),
             Error::ProviderNotEnabled(_) => "ProviderNotEnabled".into(),
             Error::Provider(error) => error.reason().to_string(),
             Error::Finalizer(error) => match error.as_ref() {

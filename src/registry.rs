@@ -59,9 +59,10 @@ impl<P: AddressProvider + ?Sized> ProviderOps for P {
 /// A provider this controller can serve.
 #[enum_dispatch(ProviderOps)]
 pub enum Provider {
-    // The built-in providers get a variant each as their crates land, e.g.
-    // `Clb(dac_provider_clb::ClbProvider)`, `Natgw(...)`, `Eip(...)`: a static call, and the
-    // variant type only has to implement `AddressProvider`.
+    // Built-in providers: a static call each; a variant type only has to implement
+    // `AddressProvider`.
+    /// A CLB listener per Pod port.
+    Clb(dac_provider_clb::ClbProvider),
     /// A provider from a user's crate, registered by a binary built with it.
     Custom(Box<dyn AddressProvider>),
 }
@@ -69,6 +70,7 @@ pub enum Provider {
 impl fmt::Debug for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let variant = match self {
+            Provider::Clb(_) => "Clb",
             Provider::Custom(_) => "Custom",
         };
         f.debug_tuple(variant).field(&self.name()).finish()

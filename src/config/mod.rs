@@ -60,7 +60,8 @@ pub struct ControllerConfig {
 pub struct ClusterConfig {
     /// Marks everything this controller creates in the cloud (e.g. the TKE cluster id
     /// `cls-xxxxxxxx`), so that orphan cleanup never touches another cluster's resources in a
-    /// shared account. Required; 1-32 of `[A-Za-z0-9-]`.
+    /// shared account. Required; 1-20 of `[A-Za-z0-9-]` (it goes into cloud resource names, which
+    /// are short: CLB listener names take at most 80 characters).
     #[serde(default)]
     pub id: String,
     /// The default region of CLBs, NAT gateways and EIPs, e.g. `ap-guangzhou`. Required.
@@ -412,14 +413,14 @@ impl ControllerConfig {
                 "cluster.id is required: it marks what this controller creates in the cloud (e.g. the TKE cluster id)"
                     .to_string(),
             );
-        } else if cluster.id.len() > 32
+        } else if cluster.id.len() > 20
             || !cluster
                 .id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
             problems.push(format!(
-                "cluster.id {:?} must be 1-32 letters, digits or dashes",
+                "cluster.id {:?} must be 1-20 letters, digits or dashes",
                 cluster.id
             ));
         }
