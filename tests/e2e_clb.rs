@@ -22,6 +22,7 @@ const GAMESERVERS: &str = "examples/clb/gameserver.yaml";
 #[derive(Debug)]
 struct Bound {
     address: String,
+    protocol: String,
     pod: String,
     pod_ip: String,
     target_port: u16,
@@ -57,7 +58,11 @@ async fn all_bound(e2e: &E2e, pods: usize) -> BTreeMap<String, Bound> {
             let port = child.spec.lb_port.ok_or("child without lbPort")?;
             let listener: &CloudListener = cloud
                 .iter()
-                .find(|l| Some(&l.lb_id) == child.spec.lb_id.as_ref() && l.port == port)
+                .find(|l| {
+                    Some(&l.lb_id) == child.spec.lb_id.as_ref()
+                        && l.port == port
+                        && l.protocol == child.spec.protocol.as_str()
+                })
                 .ok_or(format!("no cloud listener for {}", child.name_any()))?;
             let want_target = format!("{pod_ip}:{}", backend.port);
             if listener.targets != vec![want_target.clone()] {
@@ -70,7 +75,7 @@ async fn all_bound(e2e: &E2e, pods: usize) -> BTreeMap<String, Bound> {
             if annotated != Some(&address) {
                 return Err(format!("Pod {} annotation {annotation} = {annotated:?}, want {address}", backend.pod_name));
             }
-            bound.insert(child.name_any(), Bound { address, pod: backend.pod_name, pod_ip, target_port: backend.port });
+            bound.insert(child.name_any(), Bound { address, protocol: child.spec.protocol.as_str().to_string(), pod: backend.pod_name, pod_ip, target_port: backend.port });
         }
         Ok::<_, String>(bound)
     })
@@ -96,7 +101,9 @@ async fn seed_example_binds_every_pod_port_and_follows_scaling() {
     e2e.apply_example(SEED_EXAMPLE).await;
 
     let bound = all_bound(&e2e, 3).await;
-    let addresses: BTreeSet<&str> = bound.values().map(|b| b.address.as_str()).collect();
+    // TCP and UDP may share a port number (a Pod's two ports get the same one where it is free):
+    // an address is the pair (protocol, IP:port).
+    let addresses: BTreeSet<(&str, &str)> = bound.values().map(|b| (b.protocol.as_str(), b.address.as_str())).collect();
     assert_eq!(addresses.len(), 6, "addresses are distinct: {bound:?}");
 
     // Scale down: the listeners of the removed Pods are deleted in the cloud.
@@ -109,7 +116,8 @@ async fn seed_example_binds_every_pod_port_and_follows_scaling() {
     // Scale up: new listeners appear.
     e2e.scale(SERVICE, 3).await;
     let after_up = all_bound(&e2e, 3).await;
-    let addresses: BTreeSet<&str> = after_up.values().map(|b| b.address.as_str()).collect();
+    let addresses: BTreeSet<(&str, &str)> =
+        after_up.values().map(|b| (b.protocol.as_str(), b.address.as_str())).collect();
     assert_eq!(addresses.len(), 6, "addresses are distinct after scaling up: {after_up:?}");
 
     // Deleting the service releases everything in the cloud.

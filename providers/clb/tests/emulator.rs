@@ -574,3 +574,39 @@ async fn the_listener_quota_fails_only_the_bindings_beyond_it() {
     assert_eq!(ground.listeners().await[LBS[0]].len(), 5);
     println!("quota 5, 8 bindings: {}", provider.stats());
 }
+
+/// TCP and UDP on the same port number are two listeners, each with its own target port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_and_udp_on_one_port_number_keep_their_own_targets() {
+    let ground = Ground::start().await;
+    let provider = ground.provider();
+    let tcp = binding(LBS[0], 501, "gs-0-tcp-9000", Some("10.244.1.1"));
+    let mut udp = binding(LBS[0], 501, "gs-0-udp-8000", Some("10.244.1.1"));
+    if let Slot::Port { protocol, .. } = &mut udp.slot {
+        *protocol = Protocol::Udp;
+    }
+    udp.backend.as_mut().unwrap().port = 8000;
+    let mut tcp = tcp;
+    tcp.backend.as_mut().unwrap().port = 9000;
+    // Together in one round, and one after the other in rounds of their own.
+    for (b, result) in ensure_all(&provider, &[tcp.clone(), udp.clone()]).await {
+        assert_eq!(result.expect("bound").state, BindingState::Bound, "{}", b.key);
+    }
+    let fresh = ground.provider();
+    for b in [&udp, &tcp] {
+        assert_eq!(fresh.ensure(b).await.expect("bound").state, BindingState::Bound, "{}", b.key);
+    }
+    ensure_all(&provider, &[tcp.clone()]).await;
+    ensure_all(&provider, &[udp.clone()]).await;
+    let state = ground.listeners().await;
+    let mut seen: Vec<(String, u16, Vec<(String, u16)>)> =
+        state[LBS[0]].iter().map(|l| (l.protocol.clone(), l.port, l.targets.clone())).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("TCP".to_string(), 501, vec![("10.244.1.1".to_string(), 9000)]),
+            ("UDP".to_string(), 501, vec![("10.244.1.1".to_string(), 8000)]),
+        ]
+    );
+}
