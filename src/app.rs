@@ -45,7 +45,10 @@ pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
     let mut registry = providers::builtin(&config)?;
     register_custom(&config, &mut registry)?;
     for section in registry.unclaimed_sections(&config) {
-        tracing::warn!(section, "config section for a provider this binary does not have");
+        tracing::warn!(
+            section,
+            "config section for a provider this binary does not have"
+        );
     }
     tracing::info!(providers = ?registry.names().collect::<Vec<_>>(), "providers enabled");
 
@@ -60,7 +63,13 @@ pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
         }
     });
 
-    let ctx = Arc::new(Context::new(client, registry, config.cluster.clone(), metrics, args.namespace.clone()));
+    let ctx = Arc::new(Context::new(
+        client,
+        registry,
+        config.cluster.clone(),
+        metrics,
+        args.namespace.clone(),
+    ));
     controller::run(ctx, readiness, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())

@@ -47,7 +47,9 @@ impl Error {
     pub fn class(&self) -> String {
         match self {
             Error::Kube(_) | Error::KubeConfig(_) => "Kubernetes".into(),
-            Error::Config(_) | Error::Registry(_) | Error::Cloud(_) | Error::ProviderConfig(_) => "Config".into(),
+            Error::Config(_) | Error::Registry(_) | Error::Cloud(_) | Error::ProviderConfig(_) => {
+                "Config".into()
+            }
             Error::ProviderNotEnabled(_) => "ProviderNotEnabled".into(),
             Error::Provider(error) => error.reason().to_string(),
             Error::Finalizer(error) => match error.as_ref() {

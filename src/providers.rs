@@ -22,7 +22,8 @@ pub fn builtin(config: &ControllerConfig) -> Result<ProviderRegistry> {
         listener_quota: clb.listener_quota,
         ..ClbProviderConfig::default()
     };
-    let provider = ClbProvider::new(client, clb_config).map_err(|e| Error::ProviderConfig(e.to_string()))?;
-    registry.register(crate::registry::Provider::Clb(provider))?;
+    let provider =
+        ClbProvider::new(client, clb_config).map_err(|e| Error::ProviderConfig(e.to_string()))?;
+    registry.register(crate::registry::Provider::Clb(Box::new(provider)))?;
     Ok(registry)
 }

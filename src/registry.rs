@@ -61,8 +61,9 @@ impl<P: AddressProvider + ?Sized> ProviderOps for P {
 pub enum Provider {
     // Built-in providers: a static call each; a variant type only has to implement
     // `AddressProvider`.
-    /// A CLB listener per Pod port.
-    Clb(dac_provider_clb::ClbProvider),
+    /// A CLB listener per Pod port. Boxed: providers are built once and live as long as the
+    /// process, so keeping the enum small costs nothing.
+    Clb(Box<dac_provider_clb::ClbProvider>),
     /// A provider from a user's crate, registered by a binary built with it.
     Custom(Box<dyn AddressProvider>),
 }

@@ -5,8 +5,8 @@ mod support;
 
 use dedicated_address_controller::crd::{DedicatedCLBListener, DedicatedCLBService, ListenerState};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, ListParams};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ListParams};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use support::cloud::{CloudListener, listeners};
@@ -36,15 +36,30 @@ async fn all_bound(e2e: &E2e, pods: usize) -> BTreeMap<String, Bound> {
     let pod_api: Api<Pod> = Api::namespaced(e2e.client.clone(), e2e.ns());
     let what = format!("{pods} Pods x 2 ports bound, in the cloud and in annotations");
     eventually(WAIT, &what, || async {
-        let list = children.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items;
-        let states: Vec<String> =
-            list.iter().map(|c| format!("{}={:?}", c.name_any(), c.status.as_ref().and_then(|s| s.state))).collect();
+        let list = children
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items;
+        let states: Vec<String> = list
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}={:?}",
+                    c.name_any(),
+                    c.status.as_ref().and_then(|s| s.state)
+                )
+            })
+            .collect();
         if list.len() != pods * 2 {
             return Err(format!("{} children: {states:?}", list.len()));
         }
         let cloud = listeners(&e2e.cloud, SEED_REGION, &SEED_LBS).await?;
         if cloud.len() != pods * 2 {
-            return Err(format!("{} cloud listeners: {cloud:?}; children {states:?}", cloud.len()));
+            return Err(format!(
+                "{} cloud listeners: {cloud:?}; children {states:?}",
+                cloud.len()
+            ));
         }
         let mut bound = BTreeMap::new();
         for child in &list {
@@ -52,8 +67,15 @@ async fn all_bound(e2e: &E2e, pods: usize) -> BTreeMap<String, Bound> {
             if status.state != Some(ListenerState::Bound) {
                 return Err(format!("not all bound: {states:?}"));
             }
-            let backend = child.spec.backend_pod.clone().ok_or("child without backendPod")?;
-            let pod = pod_api.get(&backend.pod_name).await.map_err(|e| e.to_string())?;
+            let backend = child
+                .spec
+                .backend_pod
+                .clone()
+                .ok_or("child without backendPod")?;
+            let pod = pod_api
+                .get(&backend.pod_name)
+                .await
+                .map_err(|e| e.to_string())?;
             let pod_ip = pod.status.and_then(|s| s.pod_ip).ok_or("Pod without IP")?;
             let port = child.spec.lb_port.ok_or("child without lbPort")?;
             let listener: &CloudListener = cloud
@@ -66,16 +88,36 @@ async fn all_bound(e2e: &E2e, pods: usize) -> BTreeMap<String, Bound> {
                 .ok_or(format!("no cloud listener for {}", child.name_any()))?;
             let want_target = format!("{pod_ip}:{}", backend.port);
             if listener.targets != vec![want_target.clone()] {
-                return Err(format!("{} targets {:?}, want [{want_target}]", child.name_any(), listener.targets));
+                return Err(format!(
+                    "{} targets {:?}, want [{want_target}]",
+                    child.name_any(),
+                    listener.targets
+                ));
             }
             let address = status.address.clone().ok_or("bound without address")?;
-            let annotation = if backend.port == 9000 { "external-address-9000" } else { "external-address-8080" };
+            let annotation = if backend.port == 9000 {
+                "external-address-9000"
+            } else {
+                "external-address-8080"
+            };
             let annotations = pod.metadata.annotations.unwrap_or_default();
             let annotated = annotations.get(&format!("networking.cloud.tencent.com/{annotation}"));
             if annotated != Some(&address) {
-                return Err(format!("Pod {} annotation {annotation} = {annotated:?}, want {address}", backend.pod_name));
+                return Err(format!(
+                    "Pod {} annotation {annotation} = {annotated:?}, want {address}",
+                    backend.pod_name
+                ));
             }
-            bound.insert(child.name_any(), Bound { address, protocol: child.spec.protocol.as_str().to_string(), pod: backend.pod_name, pod_ip, target_port: backend.port });
+            bound.insert(
+                child.name_any(),
+                Bound {
+                    address,
+                    protocol: child.spec.protocol.as_str().to_string(),
+                    pod: backend.pod_name,
+                    pod_ip,
+                    target_port: backend.port,
+                },
+            );
         }
         Ok::<_, String>(bound)
     })
@@ -84,12 +126,23 @@ async fn all_bound(e2e: &E2e, pods: usize) -> BTreeMap<String, Bound> {
 
 async fn cleanup(e2e: &E2e) {
     let services: Api<DedicatedCLBService> = Api::namespaced(e2e.client.clone(), e2e.ns());
-    let _ = services.delete_collection(&DeleteParams::default(), &ListParams::default()).await;
+    let _ = services
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await;
     let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), e2e.ns());
     eventually(WAIT, "every child and cloud listener gone", || async {
-        let left = children.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items.len();
+        let left = children
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items
+            .len();
         let cloud = listeners(&e2e.cloud, SEED_REGION, &SEED_LBS).await?;
-        if left == 0 && cloud.is_empty() { Ok(()) } else { Err(format!("{left} children, cloud {cloud:?}")) }
+        if left == 0 && cloud.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{left} children, cloud {cloud:?}"))
+        }
     })
     .await;
 }
@@ -103,22 +156,34 @@ async fn seed_example_binds_every_pod_port_and_follows_scaling() {
     let bound = all_bound(&e2e, 3).await;
     // TCP and UDP may share a port number (a Pod's two ports get the same one where it is free):
     // an address is the pair (protocol, IP:port).
-    let addresses: BTreeSet<(&str, &str)> = bound.values().map(|b| (b.protocol.as_str(), b.address.as_str())).collect();
+    let addresses: BTreeSet<(&str, &str)> = bound
+        .values()
+        .map(|b| (b.protocol.as_str(), b.address.as_str()))
+        .collect();
     assert_eq!(addresses.len(), 6, "addresses are distinct: {bound:?}");
 
     // Scale down: the listeners of the removed Pods are deleted in the cloud.
     e2e.scale(SERVICE, 1).await;
     let after_down = all_bound(&e2e, 1).await;
     for (name, b) in &after_down {
-        assert_eq!(bound[name].address, b.address, "a remaining Pod keeps its address");
+        assert_eq!(
+            bound[name].address, b.address,
+            "a remaining Pod keeps its address"
+        );
     }
 
     // Scale up: new listeners appear.
     e2e.scale(SERVICE, 3).await;
     let after_up = all_bound(&e2e, 3).await;
-    let addresses: BTreeSet<(&str, &str)> =
-        after_up.values().map(|b| (b.protocol.as_str(), b.address.as_str())).collect();
-    assert_eq!(addresses.len(), 6, "addresses are distinct after scaling up: {after_up:?}");
+    let addresses: BTreeSet<(&str, &str)> = after_up
+        .values()
+        .map(|b| (b.protocol.as_str(), b.address.as_str()))
+        .collect();
+    assert_eq!(
+        addresses.len(),
+        6,
+        "addresses are distinct after scaling up: {after_up:?}"
+    );
 
     // Deleting the service releases everything in the cloud.
     cleanup(&e2e).await;
@@ -133,16 +198,26 @@ async fn a_recreated_statefulset_pod_gets_its_address_back() {
 
     let pods: Api<Pod> = Api::namespaced(e2e.client.clone(), e2e.ns());
     let old_uid = pods.get("gameserver-1").await.unwrap().uid();
-    pods.delete("gameserver-1", &DeleteParams::default()).await.unwrap();
+    pods.delete("gameserver-1", &DeleteParams::default())
+        .await
+        .unwrap();
     eventually(WAIT, "gameserver-1 recreated", || async {
         let pod = pods.get("gameserver-1").await.map_err(|e| e.to_string())?;
-        if pod.uid() != old_uid { Ok(()) } else { Err("still the old Pod".to_string()) }
+        if pod.uid() != old_uid {
+            Ok(())
+        } else {
+            Err("still the old Pod".to_string())
+        }
     })
     .await;
 
     let after = all_bound(&e2e, 3).await;
     for (name, b) in &before {
-        assert_eq!(after[name].address, b.address, "{name} keeps its address ({} -> {})", b.pod, after[name].pod);
+        assert_eq!(
+            after[name].address, b.address,
+            "{name} keeps its address ({} -> {})",
+            b.pod, after[name].pod
+        );
         assert_eq!(after[name].target_port, b.target_port);
     }
     let _ = &after["gameserver-gameserver-1-tcp-9000"].pod_ip;
@@ -159,9 +234,20 @@ async fn a_controller_killed_while_binding_leaks_nothing_and_binds_everything() 
 
     let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), e2e.ns());
     eventually(WAIT, "some children created, not all bound", || async {
-        let list = children.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items;
-        let bound = list.iter().filter(|c| c.status.as_ref().and_then(|s| s.state) == Some(ListenerState::Bound)).count();
-        if !list.is_empty() && bound < 10 { Ok(()) } else { Err(format!("{} children, {bound} bound", list.len())) }
+        let list = children
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items;
+        let bound = list
+            .iter()
+            .filter(|c| c.status.as_ref().and_then(|s| s.state) == Some(ListenerState::Bound))
+            .count();
+        if !list.is_empty() && bound < 10 {
+            Ok(())
+        } else {
+            Err(format!("{} children, {bound} bound", list.len()))
+        }
     })
     .await;
     e2e.controller.kill();
@@ -170,7 +256,10 @@ async fn a_controller_killed_while_binding_leaks_nothing_and_binds_everything() 
 
     let bound = all_bound(&e2e, 5).await;
     let cloud = listeners(&e2e.cloud, SEED_REGION, &SEED_LBS).await.unwrap();
-    let slots: BTreeSet<(String, u16, String)> = cloud.iter().map(|l| (l.lb_id.clone(), l.port, l.protocol.clone())).collect();
+    let slots: BTreeSet<(String, u16, String)> = cloud
+        .iter()
+        .map(|l| (l.lb_id.clone(), l.port, l.protocol.clone()))
+        .collect();
     assert_eq!(slots.len(), cloud.len(), "no duplicate listener: {cloud:?}");
     assert_eq!(cloud.len(), bound.len(), "no leaked listener: {cloud:?}");
     cleanup(&e2e).await;

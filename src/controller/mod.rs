@@ -241,17 +241,24 @@ pub async fn run(
     }
 }
 
-fn count_bound(metrics: &Metrics, registry: &ProviderRegistry, listeners: &[Arc<DedicatedCLBListener>]) {
+fn count_bound(
+    metrics: &Metrics,
+    registry: &ProviderRegistry,
+    listeners: &[Arc<DedicatedCLBListener>],
+) {
     // Every enabled provider is reported, so one whose last address went shows 0, not its past.
     let mut bound: HashMap<&str, i64> = registry.names().map(|name| (name, 0)).collect();
     for listener in listeners {
         let count = bound.entry(listener.spec.provider.as_str()).or_default();
-        if listener.status.as_ref().and_then(|s| s.state) == Some(crate::crd::ListenerState::Bound) {
+        if listener.status.as_ref().and_then(|s| s.state) == Some(crate::crd::ListenerState::Bound)
+        {
             *count += 1;
         }
     }
     for (provider, count) in bound {
-        let labels = crate::metrics::ProviderLabels { provider: provider.to_string() };
+        let labels = crate::metrics::ProviderLabels {
+            provider: provider.to_string(),
+        };
         metrics.bound_addresses.get_or_create(&labels).set(count);
     }
 }

@@ -18,31 +18,57 @@ pub struct CloudListener {
 
 pub fn client(endpoint: &str) -> Client {
     Client::builder()
-        .credentials(CredentialsProvider::fixed(Credentials::new("AKIDEMULATOR", "emulator-secret-key")))
+        .credentials(CredentialsProvider::fixed(Credentials::new(
+            "AKIDEMULATOR",
+            "emulator-secret-key",
+        )))
         .endpoint_all(endpoint.to_string())
         .build()
         .expect("a client for the emulator")
 }
 
 /// Every listener on the given CLBs, with its targets.
-pub async fn listeners(client: &Client, region: &str, lb_ids: &[&str]) -> Result<Vec<CloudListener>, String> {
+pub async fn listeners(
+    client: &Client,
+    region: &str,
+    lb_ids: &[&str],
+) -> Result<Vec<CloudListener>, String> {
     let mut all = Vec::new();
     for lb_id in lb_ids {
-        let request = DescribeListenersRequest { load_balancer_id: lb_id.to_string(), ..Default::default() };
-        let listeners = client.describe_listeners(region, &request).await.map_err(|e| e.to_string())?.listeners;
+        let request = DescribeListenersRequest {
+            load_balancer_id: lb_id.to_string(),
+            ..Default::default()
+        };
+        let listeners = client
+            .describe_listeners(region, &request)
+            .await
+            .map_err(|e| e.to_string())?
+            .listeners;
         let mut targets: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let ids: Vec<String> = listeners.iter().filter_map(|l| l.listener_id.clone()).collect();
+        let ids: Vec<String> = listeners
+            .iter()
+            .filter_map(|l| l.listener_id.clone())
+            .collect();
         for chunk in ids.chunks(20) {
             let request = DescribeTargetsRequest {
                 load_balancer_id: lb_id.to_string(),
                 listener_ids: Some(chunk.to_vec()),
                 ..Default::default()
             };
-            for backend in client.describe_targets(region, &request).await.map_err(|e| e.to_string())?.listeners {
+            for backend in client
+                .describe_targets(region, &request)
+                .await
+                .map_err(|e| e.to_string())?
+                .listeners
+            {
                 let found = backend
                     .targets
                     .iter()
-                    .flat_map(|t| t.private_ip_addresses.iter().map(move |ip| format!("{ip}:{}", t.port.unwrap_or_default())))
+                    .flat_map(|t| {
+                        t.private_ip_addresses
+                            .iter()
+                            .map(move |ip| format!("{ip}:{}", t.port.unwrap_or_default()))
+                    })
                     .collect();
                 targets.insert(backend.listener_id.unwrap_or_default(), found);
             }

@@ -25,9 +25,10 @@ pub fn repo_path(relative: &str) -> PathBuf {
 /// Server-side applies every document of a YAML file (idempotent; tests share cluster-wide
 /// objects such as CRDs and the ClusterRole).
 pub async fn apply_file(client: &Client, path: &Path) {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let documents: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text)
+        .unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
     for document in documents.into_iter().filter(|d| !d.is_null()) {
         apply_value(client, document).await;
     }
@@ -37,16 +38,26 @@ pub async fn apply_value(client: &Client, document: serde_json::Value) {
     let object: DynamicObject = serde_json::from_value(document).expect("a Kubernetes object");
     let types = object.types.clone().expect("apiVersion and kind");
     let gvk = kube::api::GroupVersionKind::try_from(&types).expect("valid apiVersion");
-    let (resource, capabilities) = pinned_kind(client, &gvk).await.unwrap_or_else(|e| panic!("discover {gvk:?}: {e}"));
+    let (resource, capabilities) = pinned_kind(client, &gvk)
+        .await
+        .unwrap_or_else(|e| panic!("discover {gvk:?}: {e}"));
     let api: Api<DynamicObject> = match (capabilities.scope, object.namespace()) {
-        (Scope::Namespaced, Some(namespace)) => Api::namespaced_with(client.clone(), &namespace, &resource),
+        (Scope::Namespaced, Some(namespace)) => {
+            Api::namespaced_with(client.clone(), &namespace, &resource)
+        }
         (Scope::Namespaced, None) => Api::default_namespaced_with(client.clone(), &resource),
         (Scope::Cluster, _) => Api::all_with(client.clone(), &resource),
     };
     let params = PatchParams::apply(MANAGER).force();
     api.patch(&object.name_any(), &params, &Patch::Apply(&object))
         .await
-        .unwrap_or_else(|e| panic!("apply {} {}: {e}", resource_name(&resource), object.name_any()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "apply {} {}: {e}",
+                resource_name(&resource),
+                object.name_any()
+            )
+        });
 }
 
 fn resource_name(resource: &ApiResource) -> String {
@@ -59,18 +70,30 @@ pub async fn install(client: &Client) {
     apply_file(client, &repo_path("deploy/namespace.yaml")).await;
     apply_file(client, &repo_path("deploy/rbac.yaml")).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for name in ["dedicatedclbservices", "dedicatedclblisteners", "clblistenerconfigs"] {
+    for name in [
+        "dedicatedclbservices",
+        "dedicatedclblisteners",
+        "clblistenerconfigs",
+    ] {
         let name = format!("{name}.networking.cloud.tencent.com");
-        super::eventually(Duration::from_secs(30), &format!("CRD {name} established"), || async {
-            let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
-            let established = crd
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            if established { Ok(()) } else { Err("not established yet".to_string()) }
-        })
+        super::eventually(
+            Duration::from_secs(30),
+            &format!("CRD {name} established"),
+            || async {
+                let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
+                let established = crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True");
+                if established {
+                    Ok(())
+                } else {
+                    Err("not established yet".to_string())
+                }
+            },
+        )
         .await;
     }
 }
@@ -85,14 +108,23 @@ pub async fn controller_kubeconfig(client: &Client, dir: &Path) -> PathBuf {
     }))
     .unwrap();
     let issued: TokenRequest = accounts
-        .create_subresource("token", CONTROLLER_ACCOUNT, &PostParams::default(), &request)
+        .create_subresource(
+            "token",
+            CONTROLLER_ACCOUNT,
+            &PostParams::default(),
+            &request,
+        )
         .await
         .expect("a token for the controller's ServiceAccount");
     let token = issued.status.expect("token status").token;
 
     let admin = match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        Some(_) => Kubeconfig::from_env().expect("read $KUBECONFIG").expect("$KUBECONFIG names a file"),
-        None => Kubeconfig::read_from(super::ground_kubeconfig()).expect("read the ground's kubeconfig"),
+        Some(_) => Kubeconfig::from_env()
+            .expect("read $KUBECONFIG")
+            .expect("$KUBECONFIG names a file"),
+        None => {
+            Kubeconfig::read_from(super::ground_kubeconfig()).expect("read the ground's kubeconfig")
+        }
     };
     let cluster = admin.clusters[0].cluster.clone().expect("a cluster entry");
     let server = config().await.cluster_url.to_string();
@@ -122,7 +154,13 @@ pub struct ControllerProcess {
 
 impl ControllerProcess {
     /// Starts `binary` with `config` (YAML text) in `namespace`; logs go to `dir/controller.log`.
-    pub async fn start(client: &Client, binary: &str, namespace: &str, config: &str, dir: &Path) -> Self {
+    pub async fn start(
+        client: &Client,
+        binary: &str,
+        namespace: &str,
+        config: &str,
+        dir: &Path,
+    ) -> Self {
         let config_path = dir.join("config.yaml");
         std::fs::write(&config_path, config).unwrap();
         let kubeconfig = controller_kubeconfig(client, dir).await;
@@ -137,17 +175,35 @@ impl ControllerProcess {
         ];
         let envs = vec![
             ("KUBECONFIG".to_string(), kubeconfig.display().to_string()),
-            ("TENCENTCLOUD_SECRET_ID".to_string(), "AKIDEMULATOR".to_string()),
-            ("TENCENTCLOUD_SECRET_KEY".to_string(), "emulator-secret-key".to_string()),
-            ("RUST_LOG".to_string(), "info,dedicated_address_controller=debug".to_string()),
+            (
+                "TENCENTCLOUD_SECRET_ID".to_string(),
+                "AKIDEMULATOR".to_string(),
+            ),
+            (
+                "TENCENTCLOUD_SECRET_KEY".to_string(),
+                "emulator-secret-key".to_string(),
+            ),
+            (
+                "RUST_LOG".to_string(),
+                "info,dedicated_address_controller=debug".to_string(),
+            ),
         ];
-        let mut process = Self { child: None, command, envs, log: dir.join("controller.log") };
+        let mut process = Self {
+            child: None,
+            command,
+            envs,
+            log: dir.join("controller.log"),
+        };
         process.spawn();
         process
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(&self.command[0])
             .args(&self.command[1..])
             .envs(self.envs.iter().cloned())

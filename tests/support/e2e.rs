@@ -4,8 +4,8 @@ use super::controller::{ControllerProcess, apply_value, install, repo_path};
 use super::{TestNamespace, client};
 use crate::support::cloud;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use kube::api::{Api, Patch, PatchParams};
 use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use std::path::PathBuf;
 use tencentcloud_emulator::{
@@ -74,13 +74,25 @@ impl E2e {
         let client = client().await;
         install(&client).await;
         let namespace = TestNamespace::create(&client, prefix).await;
-        let emulator = Emulator::start(emulator, "127.0.0.1:0".parse().unwrap()).await.expect("emulator starts");
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e").join(namespace.name());
+        let emulator = Emulator::start(emulator, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("emulator starts");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("e2e")
+            .join(namespace.name());
         std::fs::create_dir_all(&dir).unwrap();
         let config = controller_config(&emulator.endpoint(), providers);
-        let controller = ControllerProcess::start(&client, BINARY, namespace.name(), &config, &dir).await;
+        let controller =
+            ControllerProcess::start(&client, BINARY, namespace.name(), &config, &dir).await;
         let cloud = cloud::client(&emulator.endpoint());
-        Self { client, emulator, cloud, controller, dir, namespace }
+        Self {
+            client,
+            emulator,
+            cloud,
+            controller,
+            dir,
+            namespace,
+        }
     }
 
     pub fn ns(&self) -> &str {
@@ -103,6 +115,8 @@ impl E2e {
     pub async fn scale(&self, statefulset: &str, replicas: i32) {
         let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), self.ns());
         let patch = json!({ "spec": { "replicas": replicas } });
-        api.patch(statefulset, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("scale");
+        api.patch(statefulset, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("scale");
     }
 }

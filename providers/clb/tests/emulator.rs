@@ -590,23 +590,44 @@ async fn tcp_and_udp_on_one_port_number_keep_their_own_targets() {
     tcp.backend.as_mut().unwrap().port = 9000;
     // Together in one round, and one after the other in rounds of their own.
     for (b, result) in ensure_all(&provider, &[tcp.clone(), udp.clone()]).await {
-        assert_eq!(result.expect("bound").state, BindingState::Bound, "{}", b.key);
+        assert_eq!(
+            result.expect("bound").state,
+            BindingState::Bound,
+            "{}",
+            b.key
+        );
     }
     let fresh = ground.provider();
     for b in [&udp, &tcp] {
-        assert_eq!(fresh.ensure(b).await.expect("bound").state, BindingState::Bound, "{}", b.key);
+        assert_eq!(
+            fresh.ensure(b).await.expect("bound").state,
+            BindingState::Bound,
+            "{}",
+            b.key
+        );
     }
     ensure_all(&provider, &[tcp.clone()]).await;
     ensure_all(&provider, &[udp.clone()]).await;
     let state = ground.listeners().await;
-    let mut seen: Vec<(String, u16, Vec<(String, u16)>)> =
-        state[LBS[0]].iter().map(|l| (l.protocol.clone(), l.port, l.targets.clone())).collect();
+    type Seen = (String, u16, Vec<(String, u16)>);
+    let mut seen: Vec<Seen> = state[LBS[0]]
+        .iter()
+        .map(|l| (l.protocol.clone(), l.port, l.targets.clone()))
+        .collect();
     seen.sort();
     assert_eq!(
         seen,
         vec![
-            ("TCP".to_string(), 501, vec![("10.244.1.1".to_string(), 9000)]),
-            ("UDP".to_string(), 501, vec![("10.244.1.1".to_string(), 8000)]),
+            (
+                "TCP".to_string(),
+                501,
+                vec![("10.244.1.1".to_string(), 9000)]
+            ),
+            (
+                "UDP".to_string(),
+                501,
+                vec![("10.244.1.1".to_string(), 8000)]
+            ),
         ]
     );
 }
