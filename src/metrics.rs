@@ -41,6 +41,7 @@ pub struct Metrics {
     pub reconcile_duration: Family<KindLabels, Histogram>,
     pub cloud_calls: Family<CloudCallLabels, Counter>,
     pub bound_addresses: Family<ProviderLabels, Gauge>,
+    pub orphans_released: Counter,
 }
 
 impl Default for Metrics {
@@ -53,6 +54,7 @@ impl Default for Metrics {
         });
         let cloud_calls = Family::<CloudCallLabels, Counter>::default();
         let bound_addresses = Family::<ProviderLabels, Gauge>::default();
+        let orphans_released = Counter::default();
         registry.register(
             "reconciles",
             "Reconciles started, by kind",
@@ -78,6 +80,11 @@ impl Default for Metrics {
             "Pod-port addresses currently bound, by provider",
             bound_addresses.clone(),
         );
+        registry.register(
+            "orphans_released",
+            "Cloud resources released by the orphan sweep",
+            orphans_released.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             reconciles,
@@ -85,6 +92,7 @@ impl Default for Metrics {
             reconcile_duration,
             cloud_calls,
             bound_addresses,
+            orphans_released,
         }
     }
 }

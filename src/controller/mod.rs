@@ -7,6 +7,7 @@ mod pods;
 mod service;
 mod service_status;
 mod status;
+mod sweep;
 
 pub use labels::{ADDRESS_POD_ANNOTATION, FINALIZER, POD, SERVICE};
 
@@ -26,6 +27,9 @@ use kube::{Api, Client, ResourceExt};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// How often the orphan sweep looks for cloud resources no listener claims.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 /// What every reconcile shares.
 pub struct Context {
@@ -229,9 +233,14 @@ pub async fn run(
             readiness.set_ready();
             tracing::info!("caches synced; ready");
         }
-        // Counted from the cache rather than on transitions, so a restart starts from the truth.
+        let mut last_sweep: Option<std::time::Instant> = None;
         loop {
+            // Counted from the cache rather than on transitions, so a restart starts from the truth.
             count_bound(&metrics, &ctx_for_metrics.registry, &listener_cache.state());
+            if last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+                sweep::sweep_once(&ctx_for_metrics, &service_cache, &listener_cache).await;
+                last_sweep = Some(std::time::Instant::now());
+            }
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
     };

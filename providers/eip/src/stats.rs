@@ -1,0 +1,285 @@
+//! Counts of the cloud calls the provider makes, so that tests, benchmarks and metrics can say
+//! what a Pod's address costs: writes by action, reads by action, and EIPs allocated and
+//! released (the daily allocation limit counts EIPs, not calls). The counter wraps the
+//! [`VpcApi`] the provider uses; the client's own retries inside one call are not visible here.
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use dac_tencentcloud::models::vpc;
+use dac_tencentcloud::{Result, VpcApi};
+use tokio::time::Instant;
+
+/// A snapshot of the calls made so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EipStats {
+    /// Calls that change the cloud, by action (actions called at least once).
+    pub writes: BTreeMap<String, u64>,
+    /// Calls that only read, by action; `WaitVpcTask` is one wait, however often it polled.
+    pub reads: BTreeMap<String, u64>,
+    /// EIPs that AllocateAddresses answered with.
+    pub addresses_allocated: u64,
+    /// EIPs that ReleaseAddresses accepted.
+    pub addresses_released: u64,
+}
+
+impl EipStats {
+    pub fn total_writes(&self) -> u64 {
+        self.writes.values().sum()
+    }
+
+    pub fn total_reads(&self) -> u64 {
+        self.reads.values().sum()
+    }
+
+    pub fn writes_of(&self, action: &str) -> u64 {
+        self.writes.get(action).copied().unwrap_or(0)
+    }
+
+    pub fn reads_of(&self, action: &str) -> u64 {
+        self.reads.get(action).copied().unwrap_or(0)
+    }
+
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &EipStats) -> EipStats {
+        let diff = |now: &BTreeMap<String, u64>, then: &BTreeMap<String, u64>| {
+            now.iter()
+                .map(|(k, v)| (k.clone(), v - then.get(k).copied().unwrap_or(0)))
+                .filter(|(_, v)| *v > 0)
+                .collect()
+        };
+        EipStats {
+            writes: diff(&self.writes, &earlier.writes),
+            reads: diff(&self.reads, &earlier.reads),
+            addresses_allocated: self.addresses_allocated - earlier.addresses_allocated,
+            addresses_released: self.addresses_released - earlier.addresses_released,
+        }
+    }
+}
+
+impl std::fmt::Display for EipStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} writes {:?}, {} reads {:?}, {} EIPs allocated, {} released",
+            self.total_writes(),
+            self.writes,
+            self.total_reads(),
+            self.reads,
+            self.addresses_allocated,
+            self.addresses_released
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Write,
+    Read,
+}
+
+/// A [`VpcApi`] that counts what it passes on.
+pub(crate) struct CountingVpcApi {
+    inner: Arc<dyn VpcApi>,
+    calls: Mutex<BTreeMap<&'static str, (Kind, u64)>>,
+    allocated: AtomicU64,
+    released: AtomicU64,
+}
+
+impl CountingVpcApi {
+    pub fn new(inner: Arc<dyn VpcApi>) -> Self {
+        Self {
+            inner,
+            calls: Mutex::new(BTreeMap::new()),
+            allocated: AtomicU64::new(0),
+            released: AtomicU64::new(0),
+        }
+    }
+
+    fn count(&self, action: &'static str, kind: Kind) {
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.entry(action).or_insert((kind, 0)).1 += 1;
+    }
+
+    pub fn snapshot(&self) -> EipStats {
+        let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        let pick = |wanted: Kind| {
+            calls
+                .iter()
+                .filter(|(_, (kind, _))| *kind == wanted)
+                .map(|(action, (_, n))| ((*action).to_string(), *n))
+                .collect()
+        };
+        EipStats {
+            writes: pick(Kind::Write),
+            reads: pick(Kind::Read),
+            addresses_allocated: self.allocated.load(Ordering::Relaxed),
+            addresses_released: self.released.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Forwards a method after counting it as `$action` of kind `$kind`.
+macro_rules! forward {
+    ($method:ident, $action:literal, $kind:expr, $req:ty, $resp:ty) => {
+        async fn $method(&self, region: &str, req: &$req) -> Result<$resp> {
+            self.count($action, $kind);
+            self.inner.$method(region, req).await
+        }
+    };
+}
+
+#[async_trait]
+impl VpcApi for CountingVpcApi {
+    forward!(
+        create_nat_gateway_destination_ip_port_translation_nat_rule,
+        "CreateNatGatewayDestinationIpPortTranslationNatRule",
+        Kind::Write,
+        vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleRequest,
+        vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleResponse
+    );
+    forward!(
+        delete_nat_gateway_destination_ip_port_translation_nat_rule,
+        "DeleteNatGatewayDestinationIpPortTranslationNatRule",
+        Kind::Write,
+        vpc::DeleteNatGatewayDestinationIpPortTranslationNatRuleRequest,
+        vpc::DeleteNatGatewayDestinationIpPortTranslationNatRuleResponse
+    );
+    forward!(
+        modify_nat_gateway_destination_ip_port_translation_nat_rule,
+        "ModifyNatGatewayDestinationIpPortTranslationNatRule",
+        Kind::Write,
+        vpc::ModifyNatGatewayDestinationIpPortTranslationNatRuleRequest,
+        vpc::ModifyNatGatewayDestinationIpPortTranslationNatRuleResponse
+    );
+    forward!(
+        describe_nat_gateway_destination_ip_port_translation_nat_rules,
+        "DescribeNatGatewayDestinationIpPortTranslationNatRules",
+        Kind::Read,
+        vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesRequest,
+        vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesResponse
+    );
+    forward!(
+        describe_nat_gateways,
+        "DescribeNatGateways",
+        Kind::Read,
+        vpc::DescribeNatGatewaysRequest,
+        vpc::DescribeNatGatewaysResponse
+    );
+    forward!(
+        associate_address,
+        "AssociateAddress",
+        Kind::Write,
+        vpc::AssociateAddressRequest,
+        vpc::AssociateAddressResponse
+    );
+    forward!(
+        disassociate_address,
+        "DisassociateAddress",
+        Kind::Write,
+        vpc::DisassociateAddressRequest,
+        vpc::DisassociateAddressResponse
+    );
+    forward!(
+        describe_addresses,
+        "DescribeAddresses",
+        Kind::Read,
+        vpc::DescribeAddressesRequest,
+        vpc::DescribeAddressesResponse
+    );
+    forward!(
+        describe_address_quota,
+        "DescribeAddressQuota",
+        Kind::Read,
+        vpc::DescribeAddressQuotaRequest,
+        vpc::DescribeAddressQuotaResponse
+    );
+    forward!(
+        describe_task_result,
+        "DescribeTaskResult",
+        Kind::Read,
+        vpc::DescribeTaskResultRequest,
+        vpc::DescribeTaskResultResponse
+    );
+    forward!(
+        describe_network_interfaces,
+        "DescribeNetworkInterfaces",
+        Kind::Read,
+        vpc::DescribeNetworkInterfacesRequest,
+        vpc::DescribeNetworkInterfacesResponse
+    );
+
+    async fn allocate_addresses(
+        &self,
+        region: &str,
+        req: &vpc::AllocateAddressesRequest,
+    ) -> Result<vpc::AllocateAddressesResponse> {
+        self.count("AllocateAddresses", Kind::Write);
+        let resp = self.inner.allocate_addresses(region, req).await?;
+        self.allocated
+            .fetch_add(resp.address_set.len() as u64, Ordering::Relaxed);
+        Ok(resp)
+    }
+
+    async fn release_addresses(
+        &self,
+        region: &str,
+        req: &vpc::ReleaseAddressesRequest,
+    ) -> Result<vpc::ReleaseAddressesResponse> {
+        self.count("ReleaseAddresses", Kind::Write);
+        let resp = self.inner.release_addresses(region, req).await?;
+        self.released
+            .fetch_add(req.address_ids.len() as u64, Ordering::Relaxed);
+        Ok(resp)
+    }
+
+    async fn wait_vpc_task(
+        &self,
+        region: &str,
+        task_id: &str,
+        deadline: Instant,
+    ) -> Result<vpc::DescribeTaskResultResponse> {
+        self.count("WaitVpcTask", Kind::Read);
+        self.inner.wait_vpc_task(region, task_id, deadline).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dac_tencentcloud::MockVpcApi;
+
+    #[tokio::test]
+    async fn counts_writes_reads_and_addresses() {
+        let mut mock = MockVpcApi::new();
+        mock.expect_allocate_addresses().returning(|_, req| {
+            Ok(vpc::AllocateAddressesResponse {
+                address_set: (0..req.address_count.unwrap_or(1))
+                    .map(|i| format!("eip-{i}"))
+                    .collect(),
+                ..Default::default()
+            })
+        });
+        mock.expect_describe_addresses()
+            .returning(|_, _| Ok(vpc::DescribeAddressesResponse::default()));
+        let api = CountingVpcApi::new(Arc::new(mock));
+        let before = api.snapshot();
+        let req = vpc::AllocateAddressesRequest {
+            address_count: Some(3),
+            ..Default::default()
+        };
+        api.allocate_addresses("r", &req).await.unwrap();
+        api.describe_addresses("r", &Default::default())
+            .await
+            .unwrap();
+        let stats = api.snapshot();
+        assert_eq!(stats.writes_of("AllocateAddresses"), 1);
+        assert_eq!(stats.addresses_allocated, 3);
+        assert_eq!(stats.reads_of("DescribeAddresses"), 1);
+        assert_eq!(stats.total_writes(), 1);
+        assert_eq!(stats.since(&before), stats);
+        assert_eq!(stats.since(&stats), EipStats::default());
+        assert!(stats.to_string().starts_with("1 writes"), "{stats}");
+    }
+}

@@ -1,0 +1,266 @@
+//! Pure decisions of a round, from the gateway's rules as described: what an ensure does about
+//! its slot, and which rules a release deletes. No I/O here, so every rule of ownership has a
+//! unit test.
+use std::time::Duration;
+
+use dac_provider_api::{BindingState, ProviderError};
+
+use super::{EnsureJob, ReleaseJob};
+use crate::errors::reason;
+use crate::marker::{self, Ownership};
+use crate::rule::RuleView;
+
+/// How long a binding whose slot another of our rules holds waits before asking again: that
+/// rule's own release (or the controller's orphan sweep) frees it.
+pub(crate) const HELD_BY_SIBLING_RETRY: Duration = Duration::from_secs(5);
+
+/// What an ensure does about its slot.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum EnsurePlan {
+    /// Nothing to write: our rule forwards to the backend (`Bound`), or there is neither a
+    /// backend nor a rule (`Available`).
+    Done(BindingState),
+    /// The slot is free: create this rule.
+    Create(RuleView),
+    /// Our rule forwards to an earlier Pod IP or port: point it at the backend, keeping the
+    /// public side (the Pod's address) as it is.
+    Move { from: RuleView, to: RuleView },
+    /// No backend any more: a DNAT rule cannot exist without a private IP, so ours goes and the
+    /// slot stays allocated (`Available`).
+    Remove(RuleView),
+    /// Someone else's rule holds the slot.
+    Fail(ProviderError),
+}
+
+pub(crate) fn plan_ensure(
+    rules: &[RuleView],
+    cluster: &str,
+    gateway: &str,
+    job: &EnsureJob,
+) -> EnsurePlan {
+    let wanted = job.backend.as_ref().map(|b| RuleView {
+        public: job.public.clone(),
+        private_ip: b.ip.clone(),
+        private_port: i64::from(b.port),
+        description: job.marker.clone(),
+    });
+    let Some(holder) = rules.iter().find(|r| r.public == job.public) else {
+        return match wanted {
+            Some(rule) => EnsurePlan::Create(rule),
+            None => EnsurePlan::Done(BindingState::Available),
+        };
+    };
+    if !marker::marks(cluster, &job.key, &holder.description) {
+        return EnsurePlan::Fail(held_by_other(cluster, gateway, holder));
+    }
+    match wanted {
+        None => EnsurePlan::Remove(holder.clone()),
+        Some(rule) if holder.private_ip == rule.private_ip && holder.private_port == rule.private_port => {
+            EnsurePlan::Done(BindingState::Bound)
+        }
+        Some(rule) => EnsurePlan::Move {
+            from: holder.clone(),
+            to: rule,
+        },
+    }
+}
+
+/// The error for a slot held by a rule that is not the binding's own.
+fn held_by_other(cluster: &str, gateway: &str, holder: &RuleView) -> ProviderError {
+    let what = format!(
+        "{} on NAT gateway {gateway} is held by a DNAT rule to {}:{} (description {:?})",
+        holder.public, holder.private_ip, holder.private_port, holder.description
+    );
+    match marker::parse(cluster, &holder.description) {
+        // Someone else's: never touched. The user frees the port or changes the range.
+        Ownership::Foreign => ProviderError::user_fixable(
+            reason::PORT_CONFLICT,
+            format!("{what}, which this controller did not create"),
+        ),
+        // Ours, for another child: an allocation being released, or an orphan the sweep will
+        // release. Waiting is right; taking it over is not, because its own release would then
+        // delete the rule from under this binding.
+        Ownership::Owned(owner) => ProviderError::retry_after(
+            format!("{what}, created for {owner}; waiting for it to be released"),
+            HELD_BY_SIBLING_RETRY,
+        ),
+        Ownership::OwnedUnknown => ProviderError::retry_after(
+            format!("{what}, created by this cluster for another binding; waiting for it to be released"),
+            HELD_BY_SIBLING_RETRY,
+        ),
+    }
+}
+
+/// The rules a release deletes: the one at its slot carrying its marker, and the one at the
+/// slot of its resource id if that carries this cluster's marker (an orphan found by
+/// `list_owned` whose owner could not be read). Anything else is left alone.
+pub(crate) fn release_targets(rules: &[RuleView], cluster: &str, job: &ReleaseJob) -> Vec<RuleView> {
+    rules
+        .iter()
+        .filter(|r| {
+            let own_slot = r.public == job.public && marker::marks(cluster, &job.key, &r.description);
+            let by_id = job.by_id.as_ref() == Some(&r.public)
+                && marker::parse(cluster, &r.description).is_ours();
+            own_slot || by_id
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether another rule of this cluster already forwards to `to`'s private side: a Pod IP that
+/// an earlier Pod's rule still holds while it is being released. The cloud may refuse a second
+/// rule to the same private address (`UnsupportedOperation.NatGatewayRulePipExists`); then
+/// waiting for that release is right, unlike when a stranger's rule holds it.
+pub(crate) fn private_side_held_by_sibling(rules: &[RuleView], cluster: &str, to: &RuleView) -> bool {
+    rules.iter().any(|r| {
+        r.public != to.public
+            && r.private_ip == to.private_ip
+            && r.private_port == to.private_port
+            && marker::parse(cluster, &r.description).is_ours()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::PrivateSide;
+    use crate::rule::PublicSide;
+    use dac_provider_api::{BindingKey, Protocol};
+
+    const CLUSTER: &str = "cls-1";
+    const GW: &str = "nat-1";
+
+    fn key(name: &str) -> BindingKey {
+        BindingKey::new("ns", name)
+    }
+
+    fn ours(name: &str) -> String {
+        marker::encode(CLUSTER, &key(name))
+    }
+
+    fn public(port: u16) -> PublicSide {
+        PublicSide {
+            protocol: Protocol::Tcp,
+            ip: "198.51.100.1".into(),
+            port,
+        }
+    }
+
+    fn rule(port: u16, ip: &str, description: &str) -> RuleView {
+        RuleView {
+            public: public(port),
+            private_ip: ip.into(),
+            private_port: 7000,
+            description: description.into(),
+        }
+    }
+
+    fn job(name: &str, port: u16, ip: Option<&str>) -> EnsureJob {
+        EnsureJob {
+            key: key(name),
+            marker: ours(name),
+            public: public(port),
+            backend: ip.map(|ip| PrivateSide {
+                ip: ip.into(),
+                port: 7000,
+            }),
+        }
+    }
+
+    #[test]
+    fn creates_on_a_free_slot_and_adopts_its_own_rule() {
+        let rules = vec![rule(501, "10.0.0.1", &ours("a"))];
+        assert_eq!(
+            plan_ensure(&rules, CLUSTER, GW, &job("a", 501, Some("10.0.0.1"))),
+            EnsurePlan::Done(BindingState::Bound)
+        );
+        let EnsurePlan::Create(created) = plan_ensure(&rules, CLUSTER, GW, &job("b", 502, Some("10.0.0.2"))) else {
+            panic!()
+        };
+        assert_eq!(created, rule(502, "10.0.0.2", &ours("b")));
+        // UDP on the same port number is another slot.
+        let mut udp = job("c", 501, Some("10.0.0.3"));
+        udp.public.protocol = Protocol::Udp;
+        assert!(matches!(plan_ensure(&rules, CLUSTER, GW, &udp), EnsurePlan::Create(_)));
+        // No backend and no rule: nothing to do.
+        assert_eq!(
+            plan_ensure(&rules, CLUSTER, GW, &job("d", 503, None)),
+            EnsurePlan::Done(BindingState::Available)
+        );
+    }
+
+    #[test]
+    fn a_new_pod_ip_moves_the_rule_and_no_backend_removes_it() {
+        let rules = vec![rule(501, "10.0.0.1", &ours("a"))];
+        assert_eq!(
+            plan_ensure(&rules, CLUSTER, GW, &job("a", 501, Some("10.0.0.9"))),
+            EnsurePlan::Move {
+                from: rules[0].clone(),
+                to: rule(501, "10.0.0.9", &ours("a")),
+            }
+        );
+        assert_eq!(
+            plan_ensure(&rules, CLUSTER, GW, &job("a", 501, None)),
+            EnsurePlan::Remove(rules[0].clone())
+        );
+    }
+
+    #[test]
+    fn strangers_conflict_and_siblings_are_waited_for() {
+        for description in ["", "made in the console", &marker::encode("other", &key("a"))] {
+            let rules = vec![rule(501, "10.0.0.1", description)];
+            let EnsurePlan::Fail(err) = plan_ensure(&rules, CLUSTER, GW, &job("a", 501, Some("10.0.0.1"))) else {
+                panic!("{description:?}")
+            };
+            assert_eq!(err.reason(), reason::PORT_CONFLICT, "{description:?}");
+            assert!(err.message().contains(GW), "{err}");
+            // Without a backend the user must still learn that the slot is taken.
+            assert!(matches!(
+                plan_ensure(&rules, CLUSTER, GW, &job("a", 501, None)),
+                EnsurePlan::Fail(_)
+            ));
+        }
+        let rules = vec![rule(501, "10.0.0.1", &ours("old"))];
+        let EnsurePlan::Fail(err) = plan_ensure(&rules, CLUSTER, GW, &job("new", 501, Some("10.0.0.2"))) else {
+            panic!()
+        };
+        assert_eq!(err.retry_after_hint(), Some(HELD_BY_SIBLING_RETRY));
+        assert!(err.message().contains("ns/old"), "{err}");
+    }
+
+    #[test]
+    fn releases_delete_only_what_carries_the_marker() {
+        let unknown_owner = "dac_cls-1__0123456789abcdef";
+        let rules = vec![
+            rule(501, "10.0.0.1", &ours("a")),
+            rule(502, "10.0.0.2", "console"),
+            rule(503, "10.0.0.3", unknown_owner),
+        ];
+        let release = |name: &str, port, by_id: Option<u16>| {
+            let job = ReleaseJob {
+                key: key(name),
+                public: public(port),
+                by_id: by_id.map(public),
+            };
+            release_targets(&rules, CLUSTER, &job)
+                .into_iter()
+                .map(|r| r.public.port)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(release("a", 501, None), [501]);
+        assert_eq!(release("a", 501, Some(501)), [501]);
+        assert!(release("b", 501, None).is_empty());
+        assert!(release("a", 502, Some(502)).is_empty());
+        assert!(release("a", 509, None).is_empty());
+        assert_eq!(release("unknown", 503, Some(503)), [503]);
+    }
+
+    #[test]
+    fn a_private_address_held_by_a_sibling() {
+        let rules = vec![rule(501, "10.0.0.1", &ours("old")), rule(502, "10.0.0.2", "console")];
+        let new = rule(503, "10.0.0.1", &ours("new"));
+        assert!(private_side_held_by_sibling(&rules, CLUSTER, &new));
+        let stranger = rule(503, "10.0.0.2", &ours("new"));
+        assert!(!private_side_held_by_sibling(&rules, CLUSTER, &stranger));
+    }
+}
