@@ -50,21 +50,33 @@ fn ports() -> serde_json::Value {
 async fn shows_problem(e2e: &E2e, name: &str, reason: &str) {
     let services: Api<DedicatedCLBService> = Api::namespaced(e2e.client.clone(), e2e.ns());
     let events: Api<Event> = Api::namespaced(e2e.client.clone(), e2e.ns());
-    eventually(WAIT, &format!("{name}: condition and Event {reason}"), || async {
-        let service = services.get(name).await.map_err(|e| e.to_string())?;
-        let conditions = service.status.map(|s| s.conditions).unwrap_or_default();
-        let ready = conditions.iter().find(|c| c.type_ == "Ready");
-        if !ready.is_some_and(|c| c.status == "False" && c.reason == reason) {
-            return Err(format!("conditions: {conditions:?}"));
-        }
-        let listed = events.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items;
-        let found = listed.iter().any(|event| {
-            event.reason.as_deref() == Some(reason)
-                && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-                && event.type_.as_deref() == Some("Warning")
-        });
-        if found { Ok(()) } else { Err(format!("no {reason} Event among {} events", listed.len())) }
-    })
+    eventually(
+        WAIT,
+        &format!("{name}: condition and Event {reason}"),
+        || async {
+            let service = services.get(name).await.map_err(|e| e.to_string())?;
+            let conditions = service.status.map(|s| s.conditions).unwrap_or_default();
+            let ready = conditions.iter().find(|c| c.type_ == "Ready");
+            if !ready.is_some_and(|c| c.status == "False" && c.reason == reason) {
+                return Err(format!("conditions: {conditions:?}"));
+            }
+            let listed = events
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items;
+            let found = listed.iter().any(|event| {
+                event.reason.as_deref() == Some(reason)
+                    && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    && event.type_.as_deref() == Some("Warning")
+            });
+            if found {
+                Ok(())
+            } else {
+                Err(format!("no {reason} Event among {} events", listed.len()))
+            }
+        },
+    )
     .await;
 }
 
@@ -76,27 +88,57 @@ async fn bad_input_gets_clear_answers_while_good_services_bind() {
     let pp = PostParams::default();
 
     // Rejected at apply time by the CRD's CEL rules.
-    let reversed = service(&ns, "reversed", json!({
-        "minPort": 600, "maxPort": 501, "selector": { "app": "good" }, "ports": ports(),
-        "existedLbIds": ["lb-xxx"], "lbRegion": SEED_REGION,
-    }));
-    let error = services.create(&pp, &reversed).await.expect_err("maxPort < minPort is rejected");
-    assert!(error.to_string().contains("minPort must not be greater than maxPort"), "{error}");
+    let reversed = service(
+        &ns,
+        "reversed",
+        json!({
+            "minPort": 600, "maxPort": 501, "selector": { "app": "good" }, "ports": ports(),
+            "existedLbIds": ["lb-xxx"], "lbRegion": SEED_REGION,
+        }),
+    );
+    let error = services
+        .create(&pp, &reversed)
+        .await
+        .expect_err("maxPort < minPort is rejected");
+    assert!(
+        error
+            .to_string()
+            .contains("minPort must not be greater than maxPort"),
+        "{error}"
+    );
 
     for (name, replicas) in [("good", 2), ("tight", 3), ("nolb", 1), ("noprovider", 1)] {
         apply_value(&e2e.client, statefulset(&ns, name, replicas)).await;
     }
     // A range of 2 ports: each port number serves one Pod's TCP and UDP, so 2 of 3 Pods fit.
     let specs = [
-        ("good", json!({ "minPort": 501, "maxPort": 600, "existedLbIds": ["lb-xxx"] })),
-        ("tight", json!({ "minPort": 701, "maxPort": 702, "existedLbIds": ["lb-yyy"] })),
-        ("nolb", json!({ "minPort": 501, "maxPort": 600, "existedLbIds": ["lb-doesnotexist"] })),
-        ("noprovider", json!({ "provider": "natgw", "natGatewayIds": ["nat-demo0001"] })),
+        (
+            "good",
+            json!({ "minPort": 501, "maxPort": 600, "existedLbIds": ["lb-xxx"] }),
+        ),
+        (
+            "tight",
+            json!({ "minPort": 701, "maxPort": 702, "existedLbIds": ["lb-yyy"] }),
+        ),
+        (
+            "nolb",
+            json!({ "minPort": 501, "maxPort": 600, "existedLbIds": ["lb-doesnotexist"] }),
+        ),
+        (
+            "noprovider",
+            json!({ "provider": "natgw", "natGatewayIds": ["nat-demo0001"] }),
+        ),
     ];
     for (name, extra) in specs {
-        let mut spec = json!({ "selector": { "app": name }, "ports": ports(), "lbRegion": SEED_REGION });
-        spec.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        services.create(&pp, &service(&ns, name, spec)).await.unwrap_or_else(|e| panic!("create {name}: {e}"));
+        let mut spec =
+            json!({ "selector": { "app": name }, "ports": ports(), "lbRegion": SEED_REGION });
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        services
+            .create(&pp, &service(&ns, name, spec))
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"));
     }
 
     shows_problem(&e2e, "nolb", "LoadBalancerNotFound").await;
@@ -106,11 +148,23 @@ async fn bad_input_gets_clear_answers_while_good_services_bind() {
     // Meanwhile the good service, and the Pods that fit in the tight one, are bound.
     let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), &ns);
     eventually(WAIT, "good: 4 bound; tight: 4 bound", || async {
-        let list = children.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items;
+        let list = children
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items;
         let bound = |service: &str| {
             list.iter()
-                .filter(|c| c.labels().get("networking.cloud.tencent.com/service").map(String::as_str) == Some(service))
-                .filter(|c| c.status.as_ref().and_then(|s| s.state) == Some(dedicated_address_controller::crd::ListenerState::Bound))
+                .filter(|c| {
+                    c.labels()
+                        .get("networking.cloud.tencent.com/service")
+                        .map(String::as_str)
+                        == Some(service)
+                })
+                .filter(|c| {
+                    c.status.as_ref().and_then(|s| s.state)
+                        == Some(dedicated_address_controller::crd::ListenerState::Bound)
+                })
                 .count()
         };
         if bound("good") == 4 && bound("tight") == 4 {
@@ -121,13 +175,33 @@ async fn bad_input_gets_clear_answers_while_good_services_bind() {
     })
     .await;
     let good = services.get("good").await.unwrap();
-    let ready = good.status.unwrap().conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
-    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "Bound"));
+    let ready = good
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", "Bound")
+    );
 
-    let _ = services.delete_collection(&Default::default(), &ListParams::default()).await;
+    let _ = services
+        .delete_collection(&Default::default(), &ListParams::default())
+        .await;
     eventually(WAIT, "children gone", || async {
-        let left = children.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items.len();
-        if left == 0 { Ok(()) } else { Err(format!("{left} children")) }
+        let left = children
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items
+            .len();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} children"))
+        }
     })
     .await;
 }

@@ -32,6 +32,11 @@ struct Bound {
 /// listener per child at the child's port, whose only target is the Pod IP:targetPort, and the
 /// address in the Pod annotation the service names. Returns the bindings by child name.
 async fn all_bound(e2e: &E2e, pods: usize) -> BTreeMap<String, Bound> {
+    all_bound_with_extra(e2e, pods, 0).await
+}
+
+/// [`all_bound`], with `extra` listeners in the cloud that are not the controller's.
+async fn all_bound_with_extra(e2e: &E2e, pods: usize, extra: usize) -> BTreeMap<String, Bound> {
     let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), e2e.ns());
     let pod_api: Api<Pod> = Api::namespaced(e2e.client.clone(), e2e.ns());
     let what = format!("{pods} Pods x 2 ports bound, in the cloud and in annotations");
@@ -55,7 +60,7 @@ async fn all_bound(e2e: &E2e, pods: usize) -> BTreeMap<String, Bound> {
             return Err(format!("{} children: {states:?}", list.len()));
         }
         let cloud = listeners(&e2e.cloud, SEED_REGION, &SEED_LBS).await?;
-        if cloud.len() != pods * 2 {
+        if cloud.len() != pods * 2 + extra {
             return Err(format!(
                 "{} cloud listeners: {cloud:?}; children {states:?}",
                 cloud.len()
@@ -125,6 +130,11 @@ async fn all_bound(e2e: &E2e, pods: usize) -> BTreeMap<String, Bound> {
 }
 
 async fn cleanup(e2e: &E2e) {
+    cleanup_leaving(e2e, 0).await;
+}
+
+/// Deletes the services and waits until only `foreign` listeners are left in the cloud.
+async fn cleanup_leaving(e2e: &E2e, foreign: usize) {
     let services: Api<DedicatedCLBService> = Api::namespaced(e2e.client.clone(), e2e.ns());
     let _ = services
         .delete_collection(&DeleteParams::default(), &ListParams::default())
@@ -138,7 +148,7 @@ async fn cleanup(e2e: &E2e) {
             .items
             .len();
         let cloud = listeners(&e2e.cloud, SEED_REGION, &SEED_LBS).await?;
-        if left == 0 && cloud.is_empty() {
+        if left == 0 && cloud.len() == foreign {
             Ok(())
         } else {
             Err(format!("{left} children, cloud {cloud:?}"))
@@ -263,4 +273,67 @@ async fn a_controller_killed_while_binding_leaks_nothing_and_binds_everything() 
     assert_eq!(slots.len(), cloud.len(), "no duplicate listener: {cloud:?}");
     assert_eq!(cloud.len(), bound.len(), "no leaked listener: {cloud:?}");
     cleanup(&e2e).await;
+}
+
+#[tokio::test]
+async fn orphans_left_in_the_cloud_are_swept_and_claimed_listeners_kept() {
+    use dac_provider_api::BindingKey;
+    use dac_tencentcloud::models::clb::CreateListenerRequest;
+
+    let mut e2e = E2e::start("e2e-clb-orphans", emulator_config(50), CLB_ONLY).await;
+    e2e.apply_example(GAMESERVERS).await;
+    e2e.apply_example(SEED_EXAMPLE).await;
+    let before = all_bound(&e2e, 3).await;
+
+    // A listener with this cluster's marker that no child claims, as a finalizer removed by hand
+    // would leave behind; and a console-made one, which is never ours to touch.
+    let ghost =
+        dac_provider_clb::marker::encode("e2e", &BindingKey::new(e2e.ns(), "ghost-tcp-9000"));
+    for (port, name) in [(599, ghost.as_str()), (598, "made-in-the-console")] {
+        let request = CreateListenerRequest {
+            load_balancer_id: "lb-xxx".into(),
+            ports: vec![port],
+            protocol: "TCP".into(),
+            listener_names: Some(vec![name.to_string()]),
+            ..Default::default()
+        };
+        let created = e2e
+            .cloud
+            .create_listener(SEED_REGION, &request)
+            .await
+            .expect("create a listener by hand");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        e2e.cloud
+            .wait_clb_task(SEED_REGION, &created.request_id, deadline)
+            .await
+            .expect("task");
+    }
+
+    // The sweep runs when the controller starts.
+    e2e.controller.restart();
+    eventually(
+        WAIT,
+        "the orphan released, the console's listener kept",
+        || async {
+            let cloud = listeners(&e2e.cloud, SEED_REGION, &SEED_LBS).await?;
+            let names: BTreeSet<&str> = cloud.iter().map(|l| l.name.as_str()).collect();
+            if !names.contains(ghost.as_str())
+                && names.contains("made-in-the-console")
+                && cloud.len() == 7
+            {
+                Ok(())
+            } else {
+                Err(format!("{names:?}"))
+            }
+        },
+    )
+    .await;
+    let after = all_bound_with_extra(&e2e, 3, 1).await;
+    for (name, b) in &before {
+        assert_eq!(
+            after[name].address, b.address,
+            "{name} untouched by the sweep"
+        );
+    }
+    cleanup_leaving(&e2e, 1).await;
 }

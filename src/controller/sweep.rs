@@ -2,8 +2,8 @@
 //! listener claims any more, e.g. because someone removed a finalizer by hand, or a child was
 //! deleted and recreated on another slot while the controller was down. Runs once the caches
 //! are synced and then periodically.
-use super::children;
 use super::Context;
+use super::children;
 use crate::crd::{DedicatedCLBListener, DedicatedCLBService};
 use crate::registry::ProviderOps;
 use dac_provider_api::{Binding, BindingKey, OwnedResource, Scope, Slot};
@@ -13,17 +13,31 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Sweeps every (provider, region, frontends) scope that some service uses.
-pub async fn sweep_once(ctx: &Context, services: &Store<DedicatedCLBService>, listeners: &Store<DedicatedCLBListener>) {
+pub async fn sweep_once(
+    ctx: &Context,
+    services: &Store<DedicatedCLBService>,
+    listeners: &Store<DedicatedCLBListener>,
+) {
     let mut scopes: BTreeSet<(String, Option<String>, Vec<String>)> = BTreeSet::new();
     for service in services.state() {
         let spec = &service.spec;
-        let ids = spec.existed_lb_ids.clone().or_else(|| spec.nat_gateway_ids.clone()).unwrap_or_default();
+        let ids = spec
+            .existed_lb_ids
+            .clone()
+            .or_else(|| spec.nat_gateway_ids.clone())
+            .unwrap_or_default();
         scopes.insert((spec.provider.clone(), spec.lb_region.clone(), ids));
     }
     let claimed = listeners.state();
     for (provider_name, region, frontend_ids) in scopes {
-        let Ok(provider) = ctx.registry.get(&provider_name) else { continue };
-        let scope = Scope { cluster: ctx.cluster.id.clone(), region: region.clone(), frontend_ids };
+        let Ok(provider) = ctx.registry.get(&provider_name) else {
+            continue;
+        };
+        let scope = Scope {
+            cluster: ctx.cluster.id.clone(),
+            region: region.clone(),
+            frontend_ids,
+        };
         let owned = match provider.list_owned(&scope).await {
             Ok(owned) => owned,
             Err(error) => {
@@ -35,7 +49,10 @@ pub async fn sweep_once(ctx: &Context, services: &Store<DedicatedCLBService>, li
             if !is_orphan(ctx, &resource, &claimed, &provider_name).await {
                 continue;
             }
-            let key = resource.owner.clone().unwrap_or_else(|| BindingKey::new("", "unknown"));
+            let key = resource
+                .owner
+                .clone()
+                .unwrap_or_else(|| BindingKey::new("", "unknown"));
             let binding = Binding {
                 key,
                 region: resource.region.clone().or_else(|| region.clone()),
@@ -51,7 +68,9 @@ pub async fn sweep_once(ctx: &Context, services: &Store<DedicatedCLBService>, li
                     ctx.metrics.orphans_released.inc();
                     tracing::info!(provider = %provider_name, resource = %resource.resource_id, owner = ?resource.owner, "released an orphan");
                 }
-                Err(error) => tracing::warn!(resource = %resource.resource_id, %error, "could not release an orphan"),
+                Err(error) => {
+                    tracing::warn!(resource = %resource.resource_id, %error, "could not release an orphan")
+                }
             }
         }
     }
@@ -59,9 +78,15 @@ pub async fn sweep_once(ctx: &Context, services: &Store<DedicatedCLBService>, li
 
 /// An orphan: its owner listener is gone (checked against the API server, not only the cache)
 /// or holds another slot now; an owner-less resource only when no listener holds its slot.
-async fn is_orphan(ctx: &Context, resource: &OwnedResource, claimed: &[Arc<DedicatedCLBListener>], provider: &str) -> bool {
+async fn is_orphan(
+    ctx: &Context,
+    resource: &OwnedResource,
+    claimed: &[Arc<DedicatedCLBListener>],
+    provider: &str,
+) -> bool {
     let holds_slot = |listener: &DedicatedCLBListener| {
-        listener.spec.provider == provider && slot_of(listener).is_some_and(|slot| same_slot(&slot, &resource.slot))
+        listener.spec.provider == provider
+            && slot_of(listener).is_some_and(|slot| same_slot(&slot, &resource.slot))
     };
     let Some(owner) = &resource.owner else {
         return !claimed.iter().any(|listener| holds_slot(listener));
@@ -92,7 +117,11 @@ fn slot_of(listener: &DedicatedCLBListener) -> Option<Slot> {
         }),
         None => {
             let backend = listener.spec.backend_pod.as_ref()?;
-            Some(Slot::PodAddress { pod_name: backend.pod_name.clone(), port: backend.port, protocol: listener.spec.protocol.into() })
+            Some(Slot::PodAddress {
+                pod_name: backend.pod_name.clone(),
+                port: backend.port,
+                protocol: listener.spec.protocol.into(),
+            })
         }
     }
 }

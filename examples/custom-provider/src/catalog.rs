@@ -252,7 +252,10 @@ mod tests {
                 .map(|offers| offers.iter().map(|o| o.id.clone()).collect::<Vec<_>>())
         };
         assert_eq!(ids(&[]).unwrap().len(), 3);
-        assert_eq!(ids(&["edge-b"]).unwrap(), vec!["edge-b:7000", "edge-b:7005"]);
+        assert_eq!(
+            ids(&["edge-b"]).unwrap(),
+            vec!["edge-b:7000", "edge-b:7005"]
+        );
         assert_eq!(ids(&["edge-b:7005"]).unwrap(), vec!["edge-b:7005"]);
         let error = ids(&["edge-a", "edge-c"]).unwrap_err();
         assert_eq!(error.reason(), reason::FRONTEND_NOT_FOUND);
@@ -270,9 +273,18 @@ mod tests {
             })
         );
         for (bad, why) in [
-            (slot("edge-c", Some("203.0.113.20"), 7005), "no such frontend"),
-            (slot("edge-b:7005", Some("203.0.113.20"), 7000), "7005-7005 only"),
-            (slot("edge-a", Some("203.0.113.20"), 20000), "is 203.0.113.10"),
+            (
+                slot("edge-c", Some("203.0.113.20"), 7005),
+                "no such frontend",
+            ),
+            (
+                slot("edge-b:7005", Some("203.0.113.20"), 7000),
+                "7005-7005 only",
+            ),
+            (
+                slot("edge-a", Some("203.0.113.20"), 20000),
+                "is 203.0.113.10",
+            ),
             (slot("edge-a", None, 20000), "publicIp is required"),
         ] {
             let error = catalog.place(&bad).unwrap_err();

@@ -103,9 +103,9 @@ impl StaticTableConfig {
                 problems.push(format!("frontend {id} is listed twice"));
             }
             match (&frontend.port_range, frontend.ports.is_empty()) {
-                (Some(_), false) => problems.push(format!(
-                    "frontend {id}: give portRange or ports, not both"
-                )),
+                (Some(_), false) => {
+                    problems.push(format!("frontend {id}: give portRange or ports, not both"))
+                }
                 (None, true) => problems.push(format!("frontend {id}: give portRange or ports")),
                 (Some(range), true) if range.min == 0 || range.min > range.max => {
                     problems.push(format!(
@@ -196,7 +196,10 @@ mod tests {
             "frontend": [],
         }))
         .unwrap_err();
-        assert!(error.to_string().contains("unknown field `frontend`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown field `frontend`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -27,12 +27,16 @@ pub struct StaticTableProvider {
 
 impl StaticTableProvider {
     /// A provider for the controller of cluster `cluster_id`, serving `config`.
-    pub fn new(cluster_id: impl Into<String>, config: &StaticTableConfig) -> Result<Self, ConfigError> {
+    pub fn new(
+        cluster_id: impl Into<String>,
+        config: &StaticTableConfig,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let cluster = cluster_id.into();
         if cluster.is_empty() {
             return Err(ConfigError::Invalid(vec![
-                "the controller's cluster.id is empty; it marks the entries this cluster owns".into(),
+                "the controller's cluster.id is empty; it marks the entries this cluster owns"
+                    .into(),
             ]));
         }
         Ok(Self {

@@ -110,7 +110,11 @@ pub struct Owner {
 
 impl std::fmt::Display for Owner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{} of cluster {}", self.namespace, self.name, self.cluster)
+        write!(
+            f,
+            "{}/{} of cluster {}",
+            self.namespace, self.name, self.cluster
+        )
     }
 }
 
@@ -140,7 +144,9 @@ pub struct HeldBy(pub Option<Owner>);
 
 impl Table {
     pub fn entry(&self, key: &PublicPort) -> Option<&Entry> {
-        self.entries.iter().find(|entry| entry.public_port() == *key)
+        self.entries
+            .iter()
+            .find(|entry| entry.public_port() == *key)
     }
 
     /// Makes the entry at `key` belong to `owner` and forward to `backend`; `Ok(true)` when
@@ -153,9 +159,7 @@ impl Table {
         backend: Option<Target>,
     ) -> Result<bool, HeldBy> {
         match self.entries.iter_mut().find(|e| e.public_port() == key) {
-            Some(entry) if entry.owner.as_ref() != Some(owner) => {
-                Err(HeldBy(entry.owner.clone()))
-            }
+            Some(entry) if entry.owner.as_ref() != Some(owner) => Err(HeldBy(entry.owner.clone())),
             Some(entry) if entry.backend == backend && entry.frontend_id == frontend_id => {
                 Ok(false)
             }
@@ -435,9 +439,16 @@ mod tests {
         assert_eq!(file.load().await.unwrap(), Table::default());
 
         let mut table = Table::default();
-        table.bind(key(7001, Protocol::Udp), "edge", &owner("b"), None).unwrap();
         table
-            .bind(key(7000, Protocol::Tcp), "edge", &owner("a"), target("10.0.0.1"))
+            .bind(key(7001, Protocol::Udp), "edge", &owner("b"), None)
+            .unwrap();
+        table
+            .bind(
+                key(7000, Protocol::Tcp),
+                "edge",
+                &owner("a"),
+                target("10.0.0.1"),
+            )
             .unwrap();
         table.entries[0]
             .extra
@@ -479,7 +490,10 @@ mod tests {
             let error = file.load().await.unwrap_err();
             assert!(error.to_string().contains(problem), "{error}");
             let error = ProviderError::from(error);
-            assert!(matches!(error, ProviderError::Permanent { .. }), "{error:?}");
+            assert!(
+                matches!(error, ProviderError::Permanent { .. }),
+                "{error:?}"
+            );
         }
         std::fs::write(&path, "\n").unwrap();
         assert_eq!(file.load().await.unwrap(), Table::default());
@@ -490,7 +504,10 @@ mod tests {
         let dir = TestDir::new("missing");
         let file = TableFile::new(dir.path().join("not-mounted/table.json"));
         let error = ProviderError::from(file.store(&Table::default()).await.unwrap_err());
-        assert!(matches!(error, ProviderError::Permanent { .. }), "{error:?}");
+        assert!(
+            matches!(error, ProviderError::Permanent { .. }),
+            "{error:?}"
+        );
         assert!(error.message().contains("not-mounted"), "{error}");
     }
 
@@ -512,6 +529,9 @@ mod tests {
             protocol: Protocol::Udp,
         };
         assert_eq!(v6.address(), "[2001:db8::1]:7000");
-        assert_eq!(key(7000, Protocol::Tcp).resource_id(), "203.0.113.10:7000/TCP");
+        assert_eq!(
+            key(7000, Protocol::Tcp).resource_id(),
+            "203.0.113.10:7000/TCP"
+        );
     }
 }

@@ -33,3 +33,78 @@ fn register(config: &ControllerConfig, registry: &mut ProviderRegistry) -> Resul
     registry.register_custom(provider)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use config::FileFormat;
+    use dac_provider_api::{AllocationMode, MockAddressProvider};
+    use dedicated_address_controller::registry::ProviderOps;
+
+    fn load(yaml: &str) -> ControllerConfig {
+        let text = format!("cluster: {{id: cls-test, region: local}}\n{yaml}");
+        ControllerConfig::load_from_str(&text, FileFormat::Yaml, Default::default()).unwrap()
+    }
+
+    fn registered(config: &ControllerConfig) -> Result<Vec<String>> {
+        let mut registry = ProviderRegistry::new();
+        register(config, &mut registry)?;
+        Ok(registry.names().map(str::to_string).collect())
+    }
+
+    #[test]
+    fn the_documented_example_config_registers_the_provider() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config.yaml");
+        let config = ControllerConfig::load(Some(std::path::Path::new(path))).unwrap();
+        let mut registry = ProviderRegistry::new();
+        register(&config, &mut registry).unwrap();
+        let provider = registry.get(PROVIDER_NAME).unwrap();
+        assert_eq!(provider.allocation_mode(), AllocationMode::PortPerSlot);
+        assert!(registry.unclaimed_sections(&config).is_empty());
+    }
+
+    #[test]
+    fn a_disabled_or_missing_section_registers_nothing() {
+        let disabled = load("providers:\n  static-table: {enabled: false}\n");
+        assert!(registered(&disabled).unwrap().is_empty());
+        assert!(registered(&load("")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_bad_section_stops_the_controller_with_every_problem() {
+        let config = load(
+            "providers:\n  static-table:\n    tableFile: /t.json\n    frontends:\n\
+             \x20     - {id: a, publicIp: 203.0.113.1}\n\
+             \x20     - {id: a, publicIp: 203.0.113.1, ports: [0]}\n",
+        );
+        let error = registered(&config).unwrap_err();
+        assert!(matches!(error, Error::ProviderConfig(_)), "{error:?}");
+        let message = error.to_string();
+        for problem in [
+            "frontend a: give portRange or ports",
+            "frontend a is listed twice",
+            "port 0 is not a port",
+        ] {
+            assert!(message.contains(problem), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_name_taken_by_another_provider_is_refused() {
+        // Stands in for a second provider built into the same binary under the same name.
+        let mut other = MockAddressProvider::new();
+        other.expect_name().return_const(PROVIDER_NAME.to_string());
+        let mut registry = ProviderRegistry::new();
+        registry.register_custom(other).unwrap();
+
+        let config = load(
+            "providers:\n  static-table:\n    tableFile: /t.json\n    frontends:\n\
+             \x20     - {id: a, publicIp: 203.0.113.1, ports: [7000]}\n",
+        );
+        let error = register(&config, &mut registry).unwrap_err();
+        assert!(
+            error.to_string().contains("two providers are named"),
+            "{error}"
+        );
+    }
+}

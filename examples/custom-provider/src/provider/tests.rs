@@ -125,7 +125,10 @@ async fn a_pod_without_ip_keeps_its_port_reserved() {
     assert_eq!(status.state, BindingState::Bound);
     let entries = table(&provider).await.entries;
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].backend.as_ref().unwrap().ip.to_string(), "10.244.3.3");
+    assert_eq!(
+        entries[0].backend.as_ref().unwrap().ip.to_string(),
+        "10.244.3.3"
+    );
 }
 
 #[tokio::test]
@@ -142,7 +145,10 @@ async fn a_slot_held_by_someone_else_is_the_users_to_sort_out() {
         .await
         .unwrap_err();
     assert_eq!(error.reason(), reason::SLOT_IN_USE);
-    assert!(error.message().contains("games/first of cluster cls-test"), "{error}");
+    assert!(
+        error.message().contains("games/first of cluster cls-test"),
+        "{error}"
+    );
 
     // Releasing the loser must not take the winner's entry with it.
     provider
@@ -176,7 +182,11 @@ async fn release_is_idempotent_and_outlives_the_config() {
     assert_eq!(after.generation, 2);
 
     restarted.release(&gs).await.unwrap();
-    assert_eq!(table(&provider).await.generation, 2, "nothing to do, nothing written");
+    assert_eq!(
+        table(&provider).await.generation,
+        2,
+        "nothing to do, nothing written"
+    );
 }
 
 #[tokio::test]
@@ -246,9 +256,30 @@ async fn capacity_excludes_what_others_hold() {
     assert_eq!(
         summary,
         vec![
-            ("edge-a".into(), 4, Some(PortRange { min: 7000, max: 7001 })),
-            ("edge-b:7100".into(), 2, Some(PortRange { min: 7100, max: 7100 })),
-            ("edge-b:7105".into(), 2, Some(PortRange { min: 7105, max: 7105 })),
+            (
+                "edge-a".into(),
+                4,
+                Some(PortRange {
+                    min: 7000,
+                    max: 7001
+                })
+            ),
+            (
+                "edge-b:7100".into(),
+                2,
+                Some(PortRange {
+                    min: 7100,
+                    max: 7100
+                })
+            ),
+            (
+                "edge-b:7105".into(),
+                2,
+                Some(PortRange {
+                    min: 7105,
+                    max: 7105
+                })
+            ),
         ]
     );
     assert_eq!(frontends[0].public_ips, vec!["203.0.113.10"]);
@@ -332,7 +363,11 @@ async fn what_cannot_work_says_why() {
         provider.ensure(&bad_ip).await,
         Err(ProviderError::Permanent { .. })
     ));
-    let outside = binding("x", slot("edge-a", "203.0.113.10", 7002, Protocol::Tcp), None);
+    let outside = binding(
+        "x",
+        slot("edge-a", "203.0.113.10", 7002, Protocol::Tcp),
+        None,
+    );
     assert_eq!(
         provider.ensure(&outside).await.unwrap_err().reason(),
         reason::SLOT_NOT_IN_TABLE

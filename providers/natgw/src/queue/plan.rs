@@ -53,15 +53,15 @@ pub(crate) fn plan_ensure(
     if !marker::marks(cluster, &job.key, &holder.description) {
         return EnsurePlan::Fail(held_by_other(cluster, gateway, holder));
     }
-    match wanted {
-        None => EnsurePlan::Remove(holder.clone()),
-        Some(rule) if holder.private_ip == rule.private_ip && holder.private_port == rule.private_port => {
+    match (wanted, &job.backend) {
+        (Some(_), Some(b)) if holder.points_to(&b.ip, b.port) => {
             EnsurePlan::Done(BindingState::Bound)
         }
-        Some(rule) => EnsurePlan::Move {
+        (Some(rule), _) => EnsurePlan::Move {
             from: holder.clone(),
             to: rule,
         },
+        (None, _) => EnsurePlan::Remove(holder.clone()),
     }
 }
 
