@@ -42,7 +42,7 @@ pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
     let config = ControllerConfig::load(args.config.as_deref())?;
 
     let metrics = Metrics::default();
-    let mut registry = providers::builtin(&config)?;
+    let mut registry = providers::builtin(&config, &metrics)?;
     register_custom(&config, &mut registry)?;
     for section in registry.unclaimed_sections(&config) {
         tracing::warn!(

@@ -1,15 +1,27 @@
 //! Builds the Tencent Cloud API client from the `cloud` section of the config.
 use crate::config::{CloudConfig, CredentialsConfig};
-use dac_tencentcloud::{Client, CredentialsProvider, RateLimitConfig, RetryConfig, Service};
+use crate::metrics::Metrics;
+use dac_tencentcloud::{
+    CallObserver, Client, CredentialsProvider, RateLimitConfig, RetryConfig, Service,
+};
 use std::time::Duration;
 
-pub fn client(config: &CloudConfig) -> dac_tencentcloud::Result<Client> {
+/// The client every built-in provider shares; each HTTP exchange is counted in `metrics`.
+pub fn client(config: &CloudConfig, metrics: &Metrics) -> dac_tencentcloud::Result<Client> {
     let credentials = match &config.credentials {
         CredentialsConfig::Env => CredentialsProvider::from_env()?,
         CredentialsConfig::Files { dir } => CredentialsProvider::from_dir(dir)?,
     };
+    let counted = metrics.clone();
     let mut builder = Client::builder()
         .credentials(credentials)
+        .observer(CallObserver::new(move |action, outcome| {
+            let result = match outcome {
+                Ok(()) => "ok".to_string(),
+                Err(kind) => kind.to_string(),
+            };
+            counted.cloud_call(action, &result);
+        }))
         .timeout(Duration::from_millis(config.request_timeout_ms))
         .retry(RetryConfig {
             max_attempts: config.retry.max_attempts,

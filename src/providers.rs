@@ -1,29 +1,62 @@
 //! Builds the built-in providers the config enables.
 use crate::config::ControllerConfig;
-use crate::registry::ProviderRegistry;
+use crate::metrics::Metrics;
+use crate::registry::{Provider, ProviderRegistry};
 use crate::{Error, Result, cloud};
 use dac_provider_clb::{ClbProvider, ClbProviderConfig};
+use dac_provider_natgw::{GatewayConfig, NatgwProvider, NatgwProviderConfig};
+use dac_tencentcloud::Client;
 use std::sync::Arc;
 
 /// The registry of enabled built-in providers. A provider is only built (and the cloud client
 /// only created) when the config enables one, so a cluster using only a custom provider needs
 /// no cloud credentials.
-pub fn builtin(config: &ControllerConfig) -> Result<ProviderRegistry> {
+pub fn builtin(config: &ControllerConfig, metrics: &Metrics) -> Result<ProviderRegistry> {
     let mut registry = ProviderRegistry::new();
-    let clb = &config.providers.clb;
-    if !clb.enabled {
+    let providers = &config.providers;
+    if !(providers.clb.enabled || providers.natgw.enabled) {
         return Ok(registry);
     }
-    let client = Arc::new(cloud::client(&config.cloud)?);
-    let clb_config = ClbProviderConfig {
+    let client = Arc::new(cloud::client(&config.cloud, metrics)?);
+    if providers.clb.enabled {
+        registry.register(Provider::Clb(Box::new(clb(config, client.clone())?)))?;
+    }
+    if providers.natgw.enabled {
+        registry.register(Provider::Natgw(Box::new(natgw(config, client)?)))?;
+    }
+    Ok(registry)
+}
+
+fn clb(config: &ControllerConfig, client: Arc<Client>) -> Result<ClbProvider> {
+    let clb = &config.providers.clb;
+    let provider_config = ClbProviderConfig {
         region: config.cluster.region.clone(),
         cluster_id: config.cluster.id.clone(),
         batch_window_ms: clb.batch_window_ms,
         listener_quota: clb.listener_quota,
         ..ClbProviderConfig::default()
     };
-    let provider =
-        ClbProvider::new(client, clb_config).map_err(|e| Error::ProviderConfig(e.to_string()))?;
-    registry.register(crate::registry::Provider::Clb(Box::new(provider)))?;
-    Ok(registry)
+    ClbProvider::new(client, provider_config)
+        .map_err(|e| Error::ProviderConfig(format!("clb: {e}")))
+}
+
+fn natgw(config: &ControllerConfig, client: Arc<Client>) -> Result<NatgwProvider> {
+    let natgw = &config.providers.natgw;
+    let gateways = natgw
+        .gateways
+        .iter()
+        .map(|g| GatewayConfig {
+            id: g.id.clone(),
+            region: g.region.clone(),
+            eips: g.eips.clone(),
+            min_port: g.min_port,
+            max_port: g.max_port,
+        })
+        .collect();
+    let provider_config = NatgwProviderConfig {
+        batch_window_ms: natgw.batch_window_ms,
+        ..NatgwProviderConfig::new(&config.cluster.id, &config.cluster.region, gateways)
+    };
+    NatgwProvider::new(client, provider_config)
+        .map_err(|e| Error::ProviderConfig(format!("natgw: {e}")))
 }

@@ -64,6 +64,8 @@ pub enum Provider {
     /// A CLB listener per Pod port. Boxed: providers are built once and live as long as the
     /// process, so keeping the enum small costs nothing.
     Clb(Box<dac_provider_clb::ClbProvider>),
+    /// A NAT gateway DNAT rule per Pod port.
+    Natgw(Box<dac_provider_natgw::NatgwProvider>),
     /// A provider from a user's crate, registered by a binary built with it.
     Custom(Box<dyn AddressProvider>),
 }
@@ -72,6 +74,7 @@ impl fmt::Debug for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let variant = match self {
             Provider::Clb(_) => "Clb",
+            Provider::Natgw(_) => "Natgw",
             Provider::Custom(_) => "Custom",
         };
         f.debug_tuple(variant).field(&self.name()).finish()

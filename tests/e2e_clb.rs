@@ -337,3 +337,52 @@ async fn orphans_left_in_the_cloud_are_swept_and_claimed_listeners_kept() {
     }
     cleanup_leaving(&e2e, 1).await;
 }
+
+#[tokio::test]
+async fn everything_converges_through_throttling_and_instance_locks() {
+    use tencentcloud_emulator::FaultRule;
+
+    // A slow, stingy, flaky cloud: long tasks (so CLBs stay locked), low per-action limits, and
+    // a share of writes refused as locked or throttled, for 10 Pods x 2 ports on 3 CLBs.
+    let mut config = emulator_config(400);
+    for action in [
+        "CreateListener",
+        "BatchRegisterTargets",
+        "DescribeListeners",
+        "DescribeTargets",
+    ] {
+        config.rate_limits.insert(action.to_string(), 2.0);
+    }
+    let fault = |action: &str, code: &str, rate: f64| FaultRule {
+        action: action.to_string(),
+        code: Some(code.to_string()),
+        rate,
+        ..Default::default()
+    };
+    config.faults = vec![
+        fault("CreateListener", "FailedOperation.ResourceInOperating", 0.3),
+        fault(
+            "BatchRegisterTargets",
+            "FailedOperation.ResourceInOperating",
+            0.3,
+        ),
+        fault("DescribeListeners", "RequestLimitExceeded", 0.2),
+        fault(
+            "DeleteLoadBalancerListeners",
+            "FailedOperation.ResourceInOperating",
+            0.3,
+        ),
+    ];
+    let e2e = E2e::start("e2e-clb-flaky", config, CLB_ONLY).await;
+    e2e.apply_example(GAMESERVERS).await;
+    e2e.scale(SERVICE, 10).await;
+    e2e.apply_example(SEED_EXAMPLE).await;
+
+    let bound = all_bound(&e2e, 10).await;
+    let addresses: BTreeSet<(&str, &str)> = bound
+        .values()
+        .map(|b| (b.protocol.as_str(), b.address.as_str()))
+        .collect();
+    assert_eq!(addresses.len(), 20, "addresses are distinct: {bound:?}");
+    cleanup(&e2e).await;
+}

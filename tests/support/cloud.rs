@@ -87,3 +87,53 @@ pub async fn listeners(
     }
     Ok(all)
 }
+
+/// One DNAT rule: `protocol public_ip:port -> private_ip:port`, and its description.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DnatRule {
+    pub protocol: String,
+    pub public: String,
+    pub private: String,
+    pub description: String,
+}
+
+/// Every DNAT rule on a NAT gateway.
+pub async fn dnat_rules(
+    client: &Client,
+    region: &str,
+    gateway: &str,
+) -> Result<Vec<DnatRule>, String> {
+    use dac_tencentcloud::models::vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesRequest as Describe;
+    let mut rules = Vec::new();
+    loop {
+        let request = Describe {
+            nat_gateway_ids: Some(vec![gateway.to_string()]),
+            offset: Some(rules.len() as i64),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let page = client
+            .describe_nat_gateway_destination_ip_port_translation_nat_rules(region, &request)
+            .await
+            .map_err(|e| e.to_string())?
+            .nat_gateway_destination_ip_port_translation_nat_rule_set;
+        let done = page.len() < 100;
+        rules.extend(page.into_iter().map(|r| DnatRule {
+            protocol: r.ip_protocol.unwrap_or_default(),
+            public: format!(
+                "{}:{}",
+                r.public_ip_address.unwrap_or_default(),
+                r.public_port.unwrap_or_default()
+            ),
+            private: format!(
+                "{}:{}",
+                r.private_ip_address.unwrap_or_default(),
+                r.private_port.unwrap_or_default()
+            ),
+            description: r.description.unwrap_or_default(),
+        }));
+        if done {
+            return Ok(rules);
+        }
+    }
+}

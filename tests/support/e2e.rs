@@ -8,9 +8,7 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use std::path::PathBuf;
-use tencentcloud_emulator::{
-    Emulator, EmulatorConfig, LoadBalancerSeed, LoadBalancerType, RegionConfig, RunningEmulator,
-};
+use tencentcloud_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_dedicated-address-controller");
 /// The region and CLBs of seed 000's example, seeded into the emulator so it applies unchanged.
@@ -27,34 +25,11 @@ pub struct E2e {
     pub namespace: TestNamespace,
 }
 
-/// The emulator's demo config plus seed 000's region and CLBs; tasks take `task_latency_ms`.
+/// The emulator's demo config (`examples/emulator.toml`, which seeds seed 000's region and CLBs);
+/// CLB tasks take `task_latency_ms`.
 pub fn emulator_config(task_latency_ms: u64) -> EmulatorConfig {
     let mut config = EmulatorConfig::demo();
     config.settings.task_latency_ms = task_latency_ms;
-    // A VPC of its own (ids are unique across regions), with the same CIDR as the demo's.
-    let mut vpcs = config.regions[0].vpcs.clone();
-    vpcs.truncate(1);
-    vpcs[0].id = "vpc-seed0001".to_string();
-    vpcs[0].subnet_id = "subnet-seed0001".to_string();
-    vpcs[0].zone = format!("{SEED_REGION}-1");
-    let vpc_id = vpcs[0].id.clone();
-    config.regions.push(RegionConfig {
-        name: SEED_REGION.to_string(),
-        vpcs,
-        load_balancers: SEED_LBS
-            .iter()
-            .enumerate()
-            .map(|(i, id)| LoadBalancerSeed {
-                id: id.to_string(),
-                name: None,
-                lb_type: LoadBalancerType::Open,
-                vip: Some(format!("198.51.100.{}", i + 1).parse().unwrap()),
-                vpc_id: vpc_id.clone(),
-                tags: Default::default(),
-            })
-            .collect(),
-        nat_gateways: vec![],
-    });
     config
 }
 

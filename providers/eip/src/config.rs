@@ -45,6 +45,11 @@ pub struct EipProviderConfig {
     pub quota_ttl_ms: u64,
     /// How often the background task expires kept EIPs and keeps the pool within its limits.
     pub maintenance_interval_ms: u64,
+    /// How long after start `list_owned` leaves out bound EIPs that no Pod has claimed yet.
+    /// After a restart the provider learns which Pod holds which EIP as the controller ensures
+    /// each binding again; until every live one has been, an unclaimed bound EIP may well be a
+    /// live Pod's, and releasing it would cut the Pod off. Longer than the controller's resync.
+    pub orphan_grace_ms: u64,
 }
 
 impl Default for EipProviderConfig {
@@ -61,6 +66,7 @@ impl Default for EipProviderConfig {
             verify_ttl_ms: 2_000,
             quota_ttl_ms: 30_000,
             maintenance_interval_ms: 10_000,
+            orphan_grace_ms: 900_000,
         }
     }
 }
@@ -228,6 +234,7 @@ impl EipProviderConfig {
             10,
             3_600_000,
         )?;
+        range("orphanGraceMs", self.orphan_grace_ms, 0, 86_400_000)?;
         Ok(())
     }
 
@@ -249,6 +256,10 @@ impl EipProviderConfig {
 
     pub fn maintenance_interval(&self) -> Duration {
         Duration::from_millis(self.maintenance_interval_ms)
+    }
+
+    pub fn orphan_grace(&self) -> Duration {
+        Duration::from_millis(self.orphan_grace_ms)
     }
 }
 
@@ -275,7 +286,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(config.pool, PoolLimits { min: 2, max: 5 });
-        assert_eq!(config.retention, Retention::KeepFor(Duration::from_secs(1800)));
+        assert_eq!(
+            config.retention,
+            Retention::KeepFor(Duration::from_secs(1800))
+        );
         assert_eq!(config.task_deadline(), Duration::from_secs(30));
         config.validate().unwrap();
     }
@@ -307,7 +321,10 @@ mod tests {
             json!({"policy": "Forever"}),
             json!({"policy": "KeepFor", "duration": "1w"}),
         ] {
-            assert!(serde_json::from_value::<Retention>(bad.clone()).is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<Retention>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
     }
 

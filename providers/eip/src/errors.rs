@@ -42,9 +42,9 @@ pub(crate) fn map(err: &Error, stage: Stage) -> ProviderError {
             ProviderError::retry_after(text, BUSY_RETRY_AFTER)
         }
         ErrorKind::Transient => ProviderError::retryable(text),
-        ErrorKind::QuotaOrLimit if stage == Stage::Allocate => quota_exceeded(format!(
-            "the account cannot allocate another EIP: {text}"
-        )),
+        ErrorKind::QuotaOrLimit if stage == Stage::Allocate => {
+            quota_exceeded(format!("the account cannot allocate another EIP: {text}"))
+        }
         // An EIP or ENI that vanished between our read and the write: the next attempt reads
         // again and finds another way.
         ErrorKind::NotFound => ProviderError::retryable(text),
@@ -57,10 +57,9 @@ pub(crate) fn map(err: &Error, stage: Stage) -> ProviderError {
         ErrorKind::Other if matches!(err, Error::TaskFailed { .. }) => {
             ProviderError::retryable(text)
         }
-        ErrorKind::QuotaOrLimit
-        | ErrorKind::Auth
-        | ErrorKind::InvalidInput
-        | ErrorKind::Other => ProviderError::permanent(text),
+        ErrorKind::QuotaOrLimit | ErrorKind::Auth | ErrorKind::InvalidInput | ErrorKind::Other => {
+            ProviderError::permanent(text)
+        }
     }
 }
 
@@ -105,7 +104,10 @@ mod tests {
         assert_eq!(busy.retry_after_hint(), Some(BUSY_RETRY_AFTER));
         assert!(map(&api("InvalidAddressId.NotFound"), Stage::Release).is_retryable());
         assert!(map(&api("InvalidNetworkInterfaceId.NotFound"), Stage::Associate).is_retryable());
-        let status = map(&api("InvalidAddressIdStatus.NotPermit"), Stage::Disassociate);
+        let status = map(
+            &api("InvalidAddressIdStatus.NotPermit"),
+            Stage::Disassociate,
+        );
         assert_eq!(status.retry_after_hint(), Some(BUSY_RETRY_AFTER));
         let failed = Error::TaskFailed {
             service: "vpc",
@@ -118,9 +120,16 @@ mod tests {
 
     #[test]
     fn the_rest_is_permanent() {
-        for code in ["AuthFailure.SignatureFailure", "InvalidParameter", "FailedOperation"] {
+        for code in [
+            "AuthFailure.SignatureFailure",
+            "InvalidParameter",
+            "FailedOperation",
+        ] {
             assert!(
-                matches!(map(&api(code), Stage::Associate), ProviderError::Permanent { .. }),
+                matches!(
+                    map(&api(code), Stage::Associate),
+                    ProviderError::Permanent { .. }
+                ),
                 "{code}"
             );
         }

@@ -195,7 +195,8 @@ impl RegionState {
         {
             self.holders.remove(&old.eip);
         }
-        self.holders.insert(id.to_string(), Holder::Pod(pod.clone()));
+        self.holders
+            .insert(id.to_string(), Holder::Pod(pod.clone()));
         self.claims.insert(
             pod.clone(),
             Claim {
@@ -226,7 +227,12 @@ impl RegionState {
     /// 2. an unbound one allocated for this Pod (`own_name`): its old address comes back;
     /// 3. an unbound pool EIP;
     /// 4. any other unbound free one (allocated for a Pod that let it go).
-    pub fn take_free(&mut self, pod: &PodKey, pod_ip: Option<&str>, own_name: &str) -> Option<EipRecord> {
+    pub fn take_free(
+        &mut self,
+        pod: &PodKey,
+        pod_ip: Option<&str>,
+        own_name: &str,
+    ) -> Option<EipRecord> {
         let free = |r: &&EipRecord| !self.holders.contains_key(&r.id);
         let rank = |r: &EipRecord| {
             if pod_ip.is_some_and(|ip| r.bound_to(ip)) {
@@ -312,19 +318,32 @@ impl RegionState {
         due
     }
 
-    /// Every EIP of ours, with the Pod that holds it (or that it was allocated for, when no
-    /// Pod holds it and it is still bound: its Pod has not been seen since a restart).
-    pub fn owned(&self) -> Vec<(EipRecord, Option<PodKey>)> {
+    /// What the controller's orphan sweep should look at, with the name of the Pod each EIP
+    /// serves (empty when unknown):
+    /// - EIPs a Pod holds and uses (not merely kept): an orphan if no binding serves that Pod;
+    /// - EIPs still bound that nobody holds: left behind by a Pod this process has not seen.
+    ///   Only once `settled` (every live Pod has been ensured since start), because until
+    ///   then they are as likely to be a live Pod's EIP that was not looked at yet.
+    ///
+    /// Pool EIPs and EIPs kept for a Pod's name are left out: they are not orphans, and this
+    /// provider keeps them within bounds itself (the pool's maximum, the keep deadline).
+    pub fn sweepable(&self, settled: bool) -> Vec<(EipRecord, String)> {
         self.records
             .values()
-            .map(|r| {
-                let owner = match (self.holders.get(&r.id), &r.origin) {
-                    (Some(Holder::Pod(pod)), _) => Some(pod.clone()),
-                    (Some(Holder::Maintenance), _) => None,
-                    (None, Origin::Pod(pod)) if r.status != Status::Unbound => Some(pod.clone()),
-                    (None, _) => None,
-                };
-                (r.clone(), owner)
+            .filter_map(|r| match self.holders.get(&r.id) {
+                Some(Holder::Pod(pod)) => {
+                    let kept = self.claims.get(pod).is_some_and(|c| c.kept_until.is_some());
+                    (!kept).then(|| (r.clone(), pod.name.clone()))
+                }
+                Some(Holder::Maintenance) => None,
+                None if settled && r.status != Status::Unbound => {
+                    let pod = match &r.origin {
+                        Origin::Pod(pod) => pod.name.clone(),
+                        _ => String::new(),
+                    };
+                    Some((r.clone(), pod))
+                }
+                None => None,
             })
             .collect()
     }
@@ -393,20 +412,35 @@ mod tests {
         state.upsert(record("eip-other", &own(&b), Status::Unbound, None));
         state.upsert(record("eip-pool", "dac_c1_pool", Status::Unbound, None));
         state.upsert(record("eip-mine", &own(&a), Status::Unbound, None));
-        state.upsert(record("eip-left", "dac_c1_pool", Status::Bound, Some("10.0.0.1")));
+        state.upsert(record(
+            "eip-left",
+            "dac_c1_pool",
+            Status::Bound,
+            Some("10.0.0.1"),
+        ));
         state.upsert(record("eip-busy", "dac_c1_pool", Status::Creating, None));
 
         let got = |s: &mut RegionState, p: &PodKey, ip| s.take_free(p, ip, &own(p)).map(|r| r.id);
-        assert_eq!(got(&mut state, &a, Some("10.0.0.1")).as_deref(), Some("eip-left"));
+        assert_eq!(
+            got(&mut state, &a, Some("10.0.0.1")).as_deref(),
+            Some("eip-left")
+        );
         state.unassign(&a);
-        assert_eq!(got(&mut state, &a, Some("10.0.0.9")).as_deref(), Some("eip-mine"));
+        assert_eq!(
+            got(&mut state, &a, Some("10.0.0.9")).as_deref(),
+            Some("eip-mine")
+        );
         let c = pod("c");
         assert_eq!(got(&mut state, &c, None).as_deref(), Some("eip-pool"));
         let d = pod("d");
         assert_eq!(got(&mut state, &d, None).as_deref(), Some("eip-other"));
         // Nothing unbound and free is left: one is bound to another IP, one is being created.
         assert_eq!(got(&mut state, &pod("e"), Some("10.0.0.7")), None);
-        assert_eq!(state.pool_size(), 1, "the one being created counts for the pool");
+        assert_eq!(
+            state.pool_size(),
+            1,
+            "the one being created counts for the pool"
+        );
     }
 
     #[test]
@@ -431,9 +465,15 @@ mod tests {
         let now = Instant::now();
         state.keep(&a, now + Duration::from_secs(10));
         state.keep(&a, now + Duration::from_secs(99));
-        assert_eq!(state.claim(&a).unwrap().kept_until, Some(now + Duration::from_secs(10)));
+        assert_eq!(
+            state.claim(&a).unwrap().kept_until,
+            Some(now + Duration::from_secs(10))
+        );
         assert!(state.expired(now).is_empty());
-        assert_eq!(state.expired(now + Duration::from_secs(10)), vec![a.clone()]);
+        assert_eq!(
+            state.expired(now + Duration::from_secs(10)),
+            vec![a.clone()]
+        );
         assert_eq!(state.reclaim(&a).as_deref(), Some("eip-1"));
         assert!(state.expired(now + Duration::from_secs(60)).is_empty());
     }
@@ -476,21 +516,43 @@ mod tests {
     }
 
     #[test]
-    fn owners_for_the_sweep() {
-        let (a, b) = (pod("a"), pod("b"));
+    fn what_the_sweep_sees() {
+        let (a, b, c) = (pod("a"), pod("b"), pod("c"));
         let mut state = RegionState::default();
         state.upsert(record("eip-1", &own(&a), Status::Bound, Some("10.0.0.1")));
         state.upsert(record("eip-2", &own(&b), Status::Unbound, None));
-        state.upsert(record("eip-3", "dac_c1_pool", Status::Bound, Some("10.0.0.3")));
+        state.upsert(record(
+            "eip-3",
+            "dac_c1_pool",
+            Status::Bound,
+            Some("10.0.0.3"),
+        ));
+        state.upsert(record("eip-4", &own(&c), Status::Unbound, None));
+        state.upsert(record(
+            "eip-5",
+            "dac_c1_pool",
+            Status::Bound,
+            Some("10.0.0.5"),
+        ));
         state.assign(&b, "eip-3");
-        let owned: Vec<(String, Option<PodKey>)> =
-            state.owned().into_iter().map(|(r, o)| (r.id, o)).collect();
+        state.assign(&c, "eip-4");
+        state.keep(&c, Instant::now());
+        let seen = |settled| -> Vec<(String, String)> {
+            state
+                .sweepable(settled)
+                .into_iter()
+                .map(|(r, p)| (r.id, p))
+                .collect()
+        };
+        // Held and in use: eip-3 (for b). Kept (eip-4) and pool (eip-2): never.
+        assert_eq!(seen(false), vec![("eip-3".into(), "b".into())]);
+        // Once settled, bound ones nobody holds too, named by the Pod they were allocated for.
         assert_eq!(
-            owned,
+            seen(true),
             vec![
-                ("eip-1".into(), Some(a)),
-                ("eip-2".into(), None),
-                ("eip-3".into(), Some(b)),
+                ("eip-1".into(), "a".into()),
+                ("eip-3".into(), "b".into()),
+                ("eip-5".into(), String::new()),
             ]
         );
     }

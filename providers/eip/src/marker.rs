@@ -163,7 +163,10 @@ mod tests {
         let dotted = PodKey::new("ns", "web.v2-0");
         let name = for_pod("cls-1", &dotted);
         assert!(name.starts_with("dac_cls-1__"), "{name}");
-        assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        );
         assert_eq!(parse("cls-1", &name), Origin::Unknown);
 
         let long = PodKey::new("n".repeat(63), "p".repeat(200));
@@ -174,7 +177,10 @@ mod tests {
         assert_ne!(name, for_pod(&cluster, &PodKey::new("n".repeat(63), "q")));
         // The longest plain name that fits stays plain.
         let fits = PodKey::new("n".repeat(63), "p".repeat(MAX_NAME_LEN - 4 - 20 - 2 - 63));
-        assert_eq!(parse(&cluster, &for_pod(&cluster, &fits)), Origin::Pod(fits));
+        assert_eq!(
+            parse(&cluster, &for_pod(&cluster, &fits)),
+            Origin::Pod(fits)
+        );
     }
 
     #[test]

@@ -90,7 +90,11 @@ impl QuotaGate {
     }
 
     /// Reserves room for up to `wanted` EIPs (at least one), or says why there is none.
-    pub async fn reserve(&self, api: &dyn VpcApi, wanted: u32) -> Result<Permit<'_>, ProviderError> {
+    pub async fn reserve(
+        &self,
+        api: &dyn VpcApi,
+        wanted: u32,
+    ) -> Result<Permit<'_>, ProviderError> {
         if !self.fresh(&self.state()) {
             let _one_at_a_time = self.fetch.lock().await;
             if !self.fresh(&self.state()) {
@@ -110,7 +114,11 @@ impl QuotaGate {
         let daily_room = view.daily_limit - view.daily_used - state.in_flight;
         let room = total_room.min(daily_room);
         if room < 1 {
-            return Err(errors::quota_exceeded(self.explain(&view, state.in_flight, total_room <= daily_room)));
+            return Err(errors::quota_exceeded(self.explain(
+                &view,
+                state.in_flight,
+                total_room <= daily_room,
+            )));
         }
         let granted = u32::try_from(room.min(i64::from(wanted.max(1)))).unwrap_or(1);
         state.in_flight += i64::from(granted);
@@ -251,7 +259,16 @@ mod tests {
         assert_eq!(b.granted, 1, "only one left");
         let err = gate.reserve(&api, 1).await.unwrap_err();
         assert_eq!(err.reason(), reason::EIP_QUOTA_EXCEEDED);
-        assert!(err.message().contains("20 of its 20") || err.message().contains("17 of its 20"), "{}", err.message());
+        assert!(
+            err.message().contains("17 of its 20 EIPs"),
+            "{}",
+            err.message()
+        );
+        assert!(
+            err.message().contains("3 more being allocated"),
+            "{}",
+            err.message()
+        );
         assert!(err.message().contains("TOTAL_EIP_QUOTA"));
         // An allocation that certainly did nothing gives its room back.
         b.settle(Outcome::Nothing, None);
@@ -268,7 +285,11 @@ mod tests {
         let api = mock((3, 20), (40, 40), 1);
         let gate = QuotaGate::new("ap-guangzhou", Duration::from_secs(60));
         let err = gate.reserve(&api, 1).await.unwrap_err();
-        assert!(err.message().contains("DAILY_EIP_APPLY"), "{}", err.message());
+        assert!(
+            err.message().contains("DAILY_EIP_APPLY"),
+            "{}",
+            err.message()
+        );
         // Releasing frees account quota, not the day's allocations.
         gate.released(3);
         assert!(gate.reserve(&api, 1).await.is_err());
@@ -283,15 +304,24 @@ mod tests {
         let err = gate.reserve(&api, 1).await.unwrap_err();
         assert_eq!(err.message(), "AddressQuotaLimitExceeded");
         tokio::time::sleep(Duration::from_millis(60)).await;
-        gate.reserve(&api, 1).await.unwrap().settle(Outcome::Nothing, None);
+        gate.reserve(&api, 1)
+            .await
+            .unwrap()
+            .settle(Outcome::Nothing, None);
     }
 
     #[tokio::test]
     async fn unknown_outcomes_and_dropped_permits_read_again() {
         let api = mock((0, 20), (0, 40), 3);
         let gate = QuotaGate::new("r", Duration::from_secs(60));
-        gate.reserve(&api, 1).await.unwrap().settle(Outcome::Unknown, None);
+        gate.reserve(&api, 1)
+            .await
+            .unwrap()
+            .settle(Outcome::Unknown, None);
         drop(gate.reserve(&api, 1).await.unwrap());
-        gate.reserve(&api, 1).await.unwrap().settle(Outcome::Nothing, None);
+        gate.reserve(&api, 1)
+            .await
+            .unwrap()
+            .settle(Outcome::Nothing, None);
     }
 }

@@ -120,128 +120,95 @@ impl CountingVpcApi {
     }
 }
 
-/// Forwards a method after counting it as `$action` of kind `$kind`.
-macro_rules! forward {
-    ($method:ident, $action:literal, $kind:expr, $req:ty, $resp:ty) => {
-        async fn $method(&self, region: &str, req: &$req) -> Result<$resp> {
-            self.count($action, $kind);
-            self.inner.$method(region, req).await
+/// Implements [`VpcApi`] for the counter: each plain action is forwarded after being counted
+/// under its name and kind; the methods in `custom` are written out (they count more).
+/// One macro for the whole impl, because `#[async_trait]` must see every method expanded.
+macro_rules! counting_vpc_api {
+    (
+        forward { $( $method:ident => $action:literal, $kind:expr, $req:ty, $resp:ty; )* }
+        custom { $($custom:tt)* }
+    ) => {
+        #[async_trait]
+        impl VpcApi for CountingVpcApi {
+            $(
+                async fn $method(&self, region: &str, req: &$req) -> Result<$resp> {
+                    self.count($action, $kind);
+                    self.inner.$method(region, req).await
+                }
+            )*
+            $($custom)*
         }
     };
 }
 
-#[async_trait]
-impl VpcApi for CountingVpcApi {
-    forward!(
-        create_nat_gateway_destination_ip_port_translation_nat_rule,
-        "CreateNatGatewayDestinationIpPortTranslationNatRule",
-        Kind::Write,
-        vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleRequest,
-        vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleResponse
-    );
-    forward!(
-        delete_nat_gateway_destination_ip_port_translation_nat_rule,
-        "DeleteNatGatewayDestinationIpPortTranslationNatRule",
-        Kind::Write,
-        vpc::DeleteNatGatewayDestinationIpPortTranslationNatRuleRequest,
-        vpc::DeleteNatGatewayDestinationIpPortTranslationNatRuleResponse
-    );
-    forward!(
-        modify_nat_gateway_destination_ip_port_translation_nat_rule,
-        "ModifyNatGatewayDestinationIpPortTranslationNatRule",
-        Kind::Write,
-        vpc::ModifyNatGatewayDestinationIpPortTranslationNatRuleRequest,
-        vpc::ModifyNatGatewayDestinationIpPortTranslationNatRuleResponse
-    );
-    forward!(
-        describe_nat_gateway_destination_ip_port_translation_nat_rules,
-        "DescribeNatGatewayDestinationIpPortTranslationNatRules",
-        Kind::Read,
-        vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesRequest,
-        vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesResponse
-    );
-    forward!(
-        describe_nat_gateways,
-        "DescribeNatGateways",
-        Kind::Read,
-        vpc::DescribeNatGatewaysRequest,
-        vpc::DescribeNatGatewaysResponse
-    );
-    forward!(
-        associate_address,
-        "AssociateAddress",
-        Kind::Write,
-        vpc::AssociateAddressRequest,
-        vpc::AssociateAddressResponse
-    );
-    forward!(
-        disassociate_address,
-        "DisassociateAddress",
-        Kind::Write,
-        vpc::DisassociateAddressRequest,
-        vpc::DisassociateAddressResponse
-    );
-    forward!(
-        describe_addresses,
-        "DescribeAddresses",
-        Kind::Read,
-        vpc::DescribeAddressesRequest,
-        vpc::DescribeAddressesResponse
-    );
-    forward!(
-        describe_address_quota,
-        "DescribeAddressQuota",
-        Kind::Read,
-        vpc::DescribeAddressQuotaRequest,
-        vpc::DescribeAddressQuotaResponse
-    );
-    forward!(
-        describe_task_result,
-        "DescribeTaskResult",
-        Kind::Read,
-        vpc::DescribeTaskResultRequest,
-        vpc::DescribeTaskResultResponse
-    );
-    forward!(
-        describe_network_interfaces,
-        "DescribeNetworkInterfaces",
-        Kind::Read,
-        vpc::DescribeNetworkInterfacesRequest,
-        vpc::DescribeNetworkInterfacesResponse
-    );
-
-    async fn allocate_addresses(
-        &self,
-        region: &str,
-        req: &vpc::AllocateAddressesRequest,
-    ) -> Result<vpc::AllocateAddressesResponse> {
-        self.count("AllocateAddresses", Kind::Write);
-        let resp = self.inner.allocate_addresses(region, req).await?;
-        self.allocated
-            .fetch_add(resp.address_set.len() as u64, Ordering::Relaxed);
-        Ok(resp)
+counting_vpc_api! {
+    forward {
+        create_nat_gateway_destination_ip_port_translation_nat_rule
+            => "CreateNatGatewayDestinationIpPortTranslationNatRule", Kind::Write,
+            vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleRequest,
+            vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleResponse;
+        delete_nat_gateway_destination_ip_port_translation_nat_rule
+            => "DeleteNatGatewayDestinationIpPortTranslationNatRule", Kind::Write,
+            vpc::DeleteNatGatewayDestinationIpPortTranslationNatRuleRequest,
+            vpc::DeleteNatGatewayDestinationIpPortTranslationNatRuleResponse;
+        modify_nat_gateway_destination_ip_port_translation_nat_rule
+            => "ModifyNatGatewayDestinationIpPortTranslationNatRule", Kind::Write,
+            vpc::ModifyNatGatewayDestinationIpPortTranslationNatRuleRequest,
+            vpc::ModifyNatGatewayDestinationIpPortTranslationNatRuleResponse;
+        describe_nat_gateway_destination_ip_port_translation_nat_rules
+            => "DescribeNatGatewayDestinationIpPortTranslationNatRules", Kind::Read,
+            vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesRequest,
+            vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesResponse;
+        describe_nat_gateways => "DescribeNatGateways", Kind::Read,
+            vpc::DescribeNatGatewaysRequest, vpc::DescribeNatGatewaysResponse;
+        associate_address => "AssociateAddress", Kind::Write,
+            vpc::AssociateAddressRequest, vpc::AssociateAddressResponse;
+        disassociate_address => "DisassociateAddress", Kind::Write,
+            vpc::DisassociateAddressRequest, vpc::DisassociateAddressResponse;
+        describe_addresses => "DescribeAddresses", Kind::Read,
+            vpc::DescribeAddressesRequest, vpc::DescribeAddressesResponse;
+        describe_address_quota => "DescribeAddressQuota", Kind::Read,
+            vpc::DescribeAddressQuotaRequest, vpc::DescribeAddressQuotaResponse;
+        describe_task_result => "DescribeTaskResult", Kind::Read,
+            vpc::DescribeTaskResultRequest, vpc::DescribeTaskResultResponse;
+        describe_network_interfaces => "DescribeNetworkInterfaces", Kind::Read,
+            vpc::DescribeNetworkInterfacesRequest, vpc::DescribeNetworkInterfacesResponse;
     }
+    custom {
+        async fn allocate_addresses(
+            &self,
+            region: &str,
+            req: &vpc::AllocateAddressesRequest,
+        ) -> Result<vpc::AllocateAddressesResponse> {
+            self.count("AllocateAddresses", Kind::Write);
+            let resp = self.inner.allocate_addresses(region, req).await?;
+            self.allocated
+                .fetch_add(resp.address_set.len() as u64, Ordering::Relaxed);
+            Ok(resp)
+        }
 
-    async fn release_addresses(
-        &self,
-        region: &str,
-        req: &vpc::ReleaseAddressesRequest,
-    ) -> Result<vpc::ReleaseAddressesResponse> {
-        self.count("ReleaseAddresses", Kind::Write);
-        let resp = self.inner.release_addresses(region, req).await?;
-        self.released
-            .fetch_add(req.address_ids.len() as u64, Ordering::Relaxed);
-        Ok(resp)
-    }
+        async fn release_addresses(
+            &self,
+            region: &str,
+            req: &vpc::ReleaseAddressesRequest,
+        ) -> Result<vpc::ReleaseAddressesResponse> {
+            self.count("ReleaseAddresses", Kind::Write);
+            let resp = self.inner.release_addresses(region, req).await?;
+            self.released
+                .fetch_add(req.address_ids.len() as u64, Ordering::Relaxed);
+            Ok(resp)
+        }
 
-    async fn wait_vpc_task(
-        &self,
-        region: &str,
-        task_id: &str,
-        deadline: Instant,
-    ) -> Result<vpc::DescribeTaskResultResponse> {
-        self.count("WaitVpcTask", Kind::Read);
-        self.inner.wait_vpc_task(region, task_id, deadline).await
+        // One wait, however often it polls inside the client.
+        async fn wait_vpc_task(
+            &self,
+            region: &str,
+            task_id: &str,
+            deadline: Instant,
+        ) -> Result<vpc::DescribeTaskResultResponse> {
+            self.count("WaitVpcTask", Kind::Read);
+            self.inner.wait_vpc_task(region, task_id, deadline).await
+        }
     }
 }
 

@@ -176,7 +176,12 @@ impl NatgwProviderConfig {
         range("batchWindowMs", self.batch_window_ms, 0, 10_000)?;
         range("maxBatchJobs", self.max_batch_jobs as u64, 1, 100_000)?;
         range("maxRulesPerCall", self.max_rules_per_call as u64, 1, 200)?;
-        range("maxModifiesPerRound", self.max_modifies_per_round as u64, 0, 1_000)?;
+        range(
+            "maxModifiesPerRound",
+            self.max_modifies_per_round as u64,
+            0,
+            1_000,
+        )?;
         if let Some(limit) = self.rule_limit {
             range("ruleLimit", u64::from(limit), 1, 100_000)?;
         }

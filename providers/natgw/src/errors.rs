@@ -51,6 +51,31 @@ pub(crate) fn is_slot_taken(err: &Error) -> bool {
     matches!(err.code(), Some(RULE_EXISTED | RULE_REPEATED))
 }
 
+/// Whether a write was refused because the gateway holds as many rules as it may.
+pub(crate) fn is_limit(err: &Error) -> bool {
+    err.kind() == ErrorKind::QuotaOrLimit
+}
+
+/// A copy of an API error, for items refused for the same reason without their own call (the
+/// client's error is not `Clone`: it may carry a transport error).
+pub(crate) fn same_error(err: &Error) -> Error {
+    match err {
+        Error::Api {
+            action,
+            code,
+            message,
+            request_id,
+            ..
+        } => Error::api(
+            action.clone(),
+            code.clone(),
+            message.clone(),
+            request_id.clone(),
+        ),
+        other => Error::InvalidRequest(other.to_string()),
+    }
+}
+
 /// Whether the gateway itself does not exist.
 pub(crate) fn is_gateway_not_found(err: &Error) -> bool {
     err.code()
@@ -87,7 +112,9 @@ pub(crate) fn map(err: &Error, stage: Stage, gateway: &str) -> ProviderError {
         ),
         // The rule went away between our describe and the write: the next attempt looks again.
         (_, RULE_NOT_EXISTS) => ProviderError::retryable(text),
-        _ if is_gateway_not_found(err) || stage == Stage::Read && err.kind() == ErrorKind::NotFound => {
+        _ if is_gateway_not_found(err)
+            || stage == Stage::Read && err.kind() == ErrorKind::NotFound =>
+        {
             ProviderError::user_fixable(
                 reason::NAT_GATEWAY_NOT_FOUND,
                 format!("NAT gateway {gateway} does not exist in this region: {text}"),
@@ -118,13 +145,21 @@ mod tests {
     use super::*;
 
     fn api(code: &str) -> Error {
-        Error::api("CreateNatGatewayDestinationIpPortTranslationNatRule", code, "msg", "req-1")
+        Error::api(
+            "CreateNatGatewayDestinationIpPortTranslationNatRule",
+            code,
+            "msg",
+            "req-1",
+        )
     }
 
     #[test]
     fn user_fixable_reasons() {
         let cases = [
-            ("LimitExceeded.NatGatewayDnatLimitExceeded", reason::RULE_LIMIT_EXCEEDED),
+            (
+                "LimitExceeded.NatGatewayDnatLimitExceeded",
+                reason::RULE_LIMIT_EXCEEDED,
+            ),
             (PIP_NEED_VM, reason::POD_IP_NOT_IN_VPC),
             (EIP_NOT_EXISTS, reason::EIP_NOT_ON_NAT_GATEWAY),
             (RULE_EXISTED, reason::PORT_CONFLICT),
@@ -152,7 +187,11 @@ mod tests {
         }
         assert!(map(&api("InternalError"), Stage::Write, "nat-1").is_retryable());
         assert!(map(&api(RULE_NOT_EXISTS), Stage::Write, "nat-1").is_retryable());
-        for code in ["AuthFailure.SignatureFailure", "InvalidParameter", "FailedOperation"] {
+        for code in [
+            "AuthFailure.SignatureFailure",
+            "InvalidParameter",
+            "FailedOperation",
+        ] {
             let err = map(&api(code), Stage::Write, "nat-1");
             assert!(matches!(err, ProviderError::Permanent { .. }), "{code}");
         }

@@ -34,8 +34,7 @@ fn cluster_prefix(cluster: &str) -> String {
 /// The description for the rule of child object `key` in cluster `cluster`.
 pub fn encode(cluster: &str, key: &BindingKey) -> String {
     let full = format!("{}{}_{}", cluster_prefix(cluster), key.namespace, key.name);
-    if full.len() <= MAX_DESCRIPTION_LEN && is_k8s_name(&key.namespace) && is_k8s_name(&key.name)
-    {
+    if full.len() <= MAX_DESCRIPTION_LEN && is_k8s_name(&key.namespace) && is_k8s_name(&key.name) {
         full
     } else {
         hashed(cluster, key)

@@ -187,7 +187,11 @@ impl NatgwProvider {
     }
 
     /// One gateway as a frontend, given what DescribeNatGateways said about it.
-    async fn frontend(&self, g: &GatewayConfig, info: Option<&gateways::GatewayInfo>) -> Result<Frontend> {
+    async fn frontend(
+        &self,
+        g: &GatewayConfig,
+        info: Option<&gateways::GatewayInfo>,
+    ) -> Result<Frontend> {
         let region = self.config.region_of(g);
         let info = info.ok_or_else(|| {
             ProviderError::user_fixable(
@@ -217,7 +221,8 @@ impl NatgwProvider {
             g.eips.clone()
         };
         let cluster = &self.config.cluster_id;
-        let foreign = gateways::foreign_rules(&self.api, &self.caches, cluster, region, &g.id).await?;
+        let foreign =
+            gateways::foreign_rules(&self.api, &self.caches, cluster, region, &g.id).await?;
         Ok(Frontend {
             id: g.id.clone(),
             public_ips,
@@ -352,12 +357,13 @@ impl AddressProvider for NatgwProvider {
             .clone();
         let mut owned = Vec::new();
         for (gateway, region) in targets {
-            let rules = match gateways::rules(&self.api, &self.caches, cluster, region, &gateway).await {
-                Ok(rules) => rules,
-                // Nothing can be left on a gateway that does not exist.
-                Err(err) if err.reason() == reason::NAT_GATEWAY_NOT_FOUND => continue,
-                Err(err) => return Err(err),
-            };
+            let rules =
+                match gateways::rules(&self.api, &self.caches, cluster, region, &gateway).await {
+                    Ok(rules) => rules,
+                    // Nothing can be left on a gateway that does not exist.
+                    Err(err) if err.reason() == reason::NAT_GATEWAY_NOT_FOUND => continue,
+                    Err(err) => return Err(err),
+                };
             for r in rules.rules {
                 let owner = match marker::parse(cluster, &r.description) {
                     Ownership::Foreign => continue,

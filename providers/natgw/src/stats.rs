@@ -81,7 +81,10 @@ impl NatgwStats {
 
     /// What happened between `earlier` and `self`.
     pub fn since(&self, earlier: &NatgwStats) -> NatgwStats {
-        fn minus(now: &BTreeMap<String, u64>, then: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+        fn minus(
+            now: &BTreeMap<String, u64>,
+            then: &BTreeMap<String, u64>,
+        ) -> BTreeMap<String, u64> {
             now.iter()
                 .filter_map(|(k, v)| {
                     let d = v.saturating_sub(then.get(k).copied().unwrap_or(0));
@@ -230,7 +233,9 @@ mod tests {
         for _ in 0..2 {
             api.create_rules("r", &Default::default()).await.unwrap();
         }
-        api.describe_gateways("r", &Default::default()).await.unwrap();
+        api.describe_gateways("r", &Default::default())
+            .await
+            .unwrap();
         api.count_round();
         let stats = api.snapshot();
         assert_eq!(stats.writes_of(action::CREATE), 2);

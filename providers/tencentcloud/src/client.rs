@@ -17,6 +17,28 @@ use crate::signing::{CallMetadata, SigningInput};
 use crate::tasks::TaskPollConfig;
 use crate::transport::{self, Encoded, RequestMethod};
 
+/// Told about every HTTP exchange (retries included): the action and its outcome, so the
+/// caller can count cloud calls (e.g. Prometheus metrics) without this crate depending on it.
+#[derive(Clone)]
+pub struct CallObserver(Arc<ObserveFn>);
+
+/// `(action, Ok(()) or the error's kind)`.
+type ObserveFn = dyn Fn(&str, std::result::Result<(), crate::ErrorKind>) + Send + Sync;
+
+impl CallObserver {
+    pub fn new(
+        observe: impl Fn(&str, std::result::Result<(), crate::ErrorKind>) + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(observe))
+    }
+}
+
+impl std::fmt::Debug for CallObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallObserver")
+    }
+}
+
 /// A Tencent Cloud API client. Cheap to clone: clones share the HTTP connection pool, the
 /// credentials and the rate-limit buckets.
 #[derive(Clone)]
@@ -33,6 +55,7 @@ struct Inner {
     language: Option<String>,
     method: RequestMethod,
     task_poll: TaskPollConfig,
+    observer: Option<CallObserver>,
 }
 
 /// Builds a [`Client`]. Everything has a default except the credentials, which default to
@@ -49,6 +72,7 @@ pub struct ClientBuilder {
     method: RequestMethod,
     task_poll: TaskPollConfig,
     http: Option<reqwest::Client>,
+    observer: Option<CallObserver>,
 }
 
 impl Default for ClientBuilder {
@@ -65,11 +89,18 @@ impl Default for ClientBuilder {
             method: RequestMethod::Post,
             task_poll: TaskPollConfig::default(),
             http: None,
+            observer: None,
         }
     }
 }
 
 impl ClientBuilder {
+    /// Observes every HTTP exchange; see [`CallObserver`].
+    pub fn observer(mut self, observer: CallObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     pub fn credentials(mut self, credentials: CredentialsProvider) -> Self {
         self.credentials = Some(credentials);
         self
@@ -171,6 +202,7 @@ impl ClientBuilder {
                 language: self.language,
                 method: self.method,
                 task_poll: self.task_poll,
+                observer: self.observer,
             }),
         })
     }
@@ -225,7 +257,11 @@ impl Client {
             loop {
                 tracing::Span::current().record("attempt", attempt);
                 self.inner.limiter.acquire(action).await;
-                match self.send_once(service, action, region, &encoded).await {
+                let outcome = self.send_once(service, action, region, &encoded).await;
+                if let Some(observer) = &self.inner.observer {
+                    (observer.0)(action, outcome.as_ref().map(|_| ()).map_err(|e| e.kind()));
+                }
+                match outcome {
                     Ok((resp, request_id)) => {
                         tracing::Span::current().record("request_id", request_id.as_str());
                         tracing::debug!("call succeeded");

@@ -51,7 +51,7 @@ pub mod transport;
 pub use api::{ClbApi, VpcApi};
 #[cfg(any(test, feature = "mock"))]
 pub use api::{MockClbApi, MockVpcApi};
-pub use client::{Client, ClientBuilder};
+pub use client::{CallObserver, Client, ClientBuilder};
 pub use credentials::{Credentials, CredentialsProvider, Secret};
 pub use error::{Error, ErrorKind, Result};
 pub use ratelimit::RateLimitConfig;

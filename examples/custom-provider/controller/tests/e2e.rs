@@ -7,10 +7,11 @@ mod support;
 use dedicated_address_controller::crd::{DedicatedCLBListener, DedicatedCLBService, ListenerState};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use static_table_provider::table::{Entry, Table, TableFile};
+use static_table_provider::table::{Entry, PublicPort, Table, TableFile};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -348,4 +349,116 @@ async fn pod_ports_get_addresses_from_the_static_table() {
     .await;
     let log = ground.controller.log_tail();
     assert!(!log.contains("panicked"), "{log}");
+}
+
+#[tokio::test]
+async fn a_port_someone_else_holds_is_reported_and_never_taken() {
+    let ground = Ground::start().await;
+    // The operator has forwarded edge-a's first TCP port to a bastion by hand.
+    let taken = PublicPort {
+        ip: "203.0.113.10".parse().unwrap(),
+        port: 7000,
+        protocol: dac_provider_api::Protocol::Tcp,
+    };
+    let bastion: Entry = serde_json::from_value(json!({
+        "publicIp": "203.0.113.10", "publicPort": 7000, "protocol": "TCP",
+        "backend": {"ip": "10.9.9.9", "port": 22}, "comment": "bastion, by hand"
+    }))
+    .unwrap();
+    let mut seeded = Table::default();
+    seeded.entries.push(bastion.clone());
+    ground.table.store(&seeded).await.unwrap();
+
+    ground.apply(GAMESERVERS).await;
+    ground.apply(SERVICE).await;
+
+    // The capacity counts the entry, but the allocator picks ports by number, so gameserver-0's
+    // TCP port lands on it: the child fails with the provider's reason, the service shows it,
+    // an Event says it, and the bastion's entry is left exactly as it was.
+    let child_name = "gameserver-gameserver-0-tcp-9000";
+    let children: Api<DedicatedCLBListener> = Api::namespaced(ground.client.clone(), ground.ns());
+    let services: Api<DedicatedCLBService> = Api::namespaced(ground.client.clone(), ground.ns());
+    let events: Api<Event> = Api::namespaced(ground.client.clone(), ground.ns());
+    eventually(
+        WAIT,
+        "SlotInUse on the child, the service and an Event",
+        || async {
+            let child = children.get(child_name).await.map_err(|e| e.to_string())?;
+            let status = child.status.unwrap_or_default();
+            let failed = status.state == Some(ListenerState::Failed)
+                && status
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "False" && c.reason == "SlotInUse");
+            if !failed {
+                return Err(format!("child status {status:?}"));
+            }
+            let service = services
+                .get("gameserver")
+                .await
+                .map_err(|e| e.to_string())?;
+            let conditions = service.status.map(|s| s.conditions).unwrap_or_default();
+            if !conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.reason == "SlotInUse")
+            {
+                return Err(format!("service conditions {conditions:?}"));
+            }
+            let listed = events
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if !listed
+                .items
+                .iter()
+                .any(|e| e.reason.as_deref() == Some("SlotInUse"))
+            {
+                return Err("no SlotInUse Event yet".to_string());
+            }
+            Ok(())
+        },
+    )
+    .await;
+    // Forwarding, so that the controller has nothing left to write while the test edits the
+    // file below (the table has one writer at a time; the test stands in for the operator).
+    let forwarding = |table: &Table| {
+        table
+            .entries
+            .iter()
+            .filter(|e| e.owner.is_some() && e.backend.is_some())
+            .count()
+    };
+    eventually(WAIT, "the other five Pod ports bound", || async {
+        let table = ground.table().await?;
+        (forwarding(&table) == 5)
+            .then_some(table)
+            .ok_or_else(|| "waiting".to_string())
+    })
+    .await;
+    assert_eq!(ground.table().await.unwrap().entry(&taken), Some(&bastion));
+
+    // The operator moves the bastion elsewhere; the child binds on its next look.
+    let mut table = ground.table().await.unwrap();
+    table.entries.retain(|e| e.public_port() != taken);
+    ground.table.store(&table).await.unwrap();
+    let nudge = json!({ "metadata": { "annotations": { "e2e/nudge": "1" } } });
+    children
+        .patch(child_name, &PatchParams::default(), &Patch::Merge(&nudge))
+        .await
+        .unwrap();
+    let bound = ground.all_bound(3).await;
+    assert_eq!(bound[child_name], "203.0.113.10:7000");
+
+    services
+        .delete("gameserver", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(WAIT, "an empty table", || async {
+        let entries = ground.table().await?.entries;
+        entries
+            .is_empty()
+            .then_some(())
+            .ok_or(format!("{entries:?}"))
+    })
+    .await;
 }

@@ -128,7 +128,12 @@ impl Queues {
         }
     }
 
-    pub async fn ensure(&self, region: &str, gateway: &str, job: EnsureJob) -> Result<BindingState> {
+    pub async fn ensure(
+        &self,
+        region: &str,
+        gateway: &str,
+        job: EnsureJob,
+    ) -> Result<BindingState> {
         let (tx, rx) = oneshot::channel();
         self.submit(region, gateway, Job::Ensure(job, tx));
         rx.await.unwrap_or_else(|_| Err(worker_gone(gateway)))
@@ -160,7 +165,11 @@ impl Queues {
             match sender.send(job) {
                 Ok(()) => return,
                 Err(mpsc::error::SendError(returned)) => {
-                    tracing::warn!(region, gateway, "NAT gateway worker stopped; starting another");
+                    tracing::warn!(
+                        region,
+                        gateway,
+                        "NAT gateway worker stopped; starting another"
+                    );
                     senders.remove(&key);
                     job = returned;
                 }

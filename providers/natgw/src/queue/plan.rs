@@ -85,7 +85,9 @@ fn held_by_other(cluster: &str, gateway: &str, holder: &RuleView) -> ProviderErr
             HELD_BY_SIBLING_RETRY,
         ),
         Ownership::OwnedUnknown => ProviderError::retry_after(
-            format!("{what}, created by this cluster for another binding; waiting for it to be released"),
+            format!(
+                "{what}, created by this cluster for another binding; waiting for it to be released"
+            ),
             HELD_BY_SIBLING_RETRY,
         ),
     }
@@ -94,11 +96,16 @@ fn held_by_other(cluster: &str, gateway: &str, holder: &RuleView) -> ProviderErr
 /// The rules a release deletes: the one at its slot carrying its marker, and the one at the
 /// slot of its resource id if that carries this cluster's marker (an orphan found by
 /// `list_owned` whose owner could not be read). Anything else is left alone.
-pub(crate) fn release_targets(rules: &[RuleView], cluster: &str, job: &ReleaseJob) -> Vec<RuleView> {
+pub(crate) fn release_targets(
+    rules: &[RuleView],
+    cluster: &str,
+    job: &ReleaseJob,
+) -> Vec<RuleView> {
     rules
         .iter()
         .filter(|r| {
-            let own_slot = r.public == job.public && marker::marks(cluster, &job.key, &r.description);
+            let own_slot =
+                r.public == job.public && marker::marks(cluster, &job.key, &r.description);
             let by_id = job.by_id.as_ref() == Some(&r.public)
                 && marker::parse(cluster, &r.description).is_ours();
             own_slot || by_id
@@ -111,7 +118,11 @@ pub(crate) fn release_targets(rules: &[RuleView], cluster: &str, job: &ReleaseJo
 /// an earlier Pod's rule still holds while it is being released. The cloud may refuse a second
 /// rule to the same private address (`UnsupportedOperation.NatGatewayRulePipExists`); then
 /// waiting for that release is right, unlike when a stranger's rule holds it.
-pub(crate) fn private_side_held_by_sibling(rules: &[RuleView], cluster: &str, to: &RuleView) -> bool {
+pub(crate) fn private_side_held_by_sibling(
+    rules: &[RuleView],
+    cluster: &str,
+    to: &RuleView,
+) -> bool {
     rules.iter().any(|r| {
         r.public != to.public
             && r.private_ip == to.private_ip
@@ -174,14 +185,19 @@ mod tests {
             plan_ensure(&rules, CLUSTER, GW, &job("a", 501, Some("10.0.0.1"))),
             EnsurePlan::Done(BindingState::Bound)
         );
-        let EnsurePlan::Create(created) = plan_ensure(&rules, CLUSTER, GW, &job("b", 502, Some("10.0.0.2"))) else {
+        let EnsurePlan::Create(created) =
+            plan_ensure(&rules, CLUSTER, GW, &job("b", 502, Some("10.0.0.2")))
+        else {
             panic!()
         };
         assert_eq!(created, rule(502, "10.0.0.2", &ours("b")));
         // UDP on the same port number is another slot.
         let mut udp = job("c", 501, Some("10.0.0.3"));
         udp.public.protocol = Protocol::Udp;
-        assert!(matches!(plan_ensure(&rules, CLUSTER, GW, &udp), EnsurePlan::Create(_)));
+        assert!(matches!(
+            plan_ensure(&rules, CLUSTER, GW, &udp),
+            EnsurePlan::Create(_)
+        ));
         // No backend and no rule: nothing to do.
         assert_eq!(
             plan_ensure(&rules, CLUSTER, GW, &job("d", 503, None)),
@@ -207,9 +223,15 @@ mod tests {
 
     #[test]
     fn strangers_conflict_and_siblings_are_waited_for() {
-        for description in ["", "made in the console", &marker::encode("other", &key("a"))] {
+        for description in [
+            "",
+            "made in the console",
+            &marker::encode("other", &key("a")),
+        ] {
             let rules = vec![rule(501, "10.0.0.1", description)];
-            let EnsurePlan::Fail(err) = plan_ensure(&rules, CLUSTER, GW, &job("a", 501, Some("10.0.0.1"))) else {
+            let EnsurePlan::Fail(err) =
+                plan_ensure(&rules, CLUSTER, GW, &job("a", 501, Some("10.0.0.1")))
+            else {
                 panic!("{description:?}")
             };
             assert_eq!(err.reason(), reason::PORT_CONFLICT, "{description:?}");
@@ -221,7 +243,9 @@ mod tests {
             ));
         }
         let rules = vec![rule(501, "10.0.0.1", &ours("old"))];
-        let EnsurePlan::Fail(err) = plan_ensure(&rules, CLUSTER, GW, &job("new", 501, Some("10.0.0.2"))) else {
+        let EnsurePlan::Fail(err) =
+            plan_ensure(&rules, CLUSTER, GW, &job("new", 501, Some("10.0.0.2")))
+        else {
             panic!()
         };
         assert_eq!(err.retry_after_hint(), Some(HELD_BY_SIBLING_RETRY));
@@ -257,7 +281,10 @@ mod tests {
 
     #[test]
     fn a_private_address_held_by_a_sibling() {
-        let rules = vec![rule(501, "10.0.0.1", &ours("old")), rule(502, "10.0.0.2", "console")];
+        let rules = vec![
+            rule(501, "10.0.0.1", &ours("old")),
+            rule(502, "10.0.0.2", "console"),
+        ];
         let new = rule(503, "10.0.0.1", &ours("new"));
         assert!(private_side_held_by_sibling(&rules, CLUSTER, &new));
         let stranger = rule(503, "10.0.0.2", &ours("new"));

@@ -121,7 +121,13 @@ pub(crate) async fn run(env: &WorkerEnv, region: &str, gateway: &str, round: Rou
     let deleted = delete_rules(&cx, deletes).await;
     let gone = |side: &PublicSide| deleted.get(side).cloned().unwrap_or(Ok(()));
     for (g, sides) in releases.into_iter().zip(release_sides) {
-        g.reply(sides.iter().map(gone).find(Result::is_err).unwrap_or(Ok(())));
+        g.reply(
+            sides
+                .iter()
+                .map(gone)
+                .find(Result::is_err)
+                .unwrap_or(Ok(())),
+        );
     }
     for (i, side) in removes {
         answers[i] = Some(gone(&side).map(|()| BindingState::Available));
@@ -187,11 +193,17 @@ async fn check_gateway(
     let problem = |public: &PublicSide| match found.get(cx.gateway) {
         None => Some(ProviderError::user_fixable(
             reason::NAT_GATEWAY_NOT_FOUND,
-            format!("NAT gateway {} does not exist in region {}", cx.gateway, cx.region),
+            format!(
+                "NAT gateway {} does not exist in region {}",
+                cx.gateway, cx.region
+            ),
         )),
         Some(info) if !info.is_available() => Some(ProviderError::user_fixable(
             reason::NAT_GATEWAY_NOT_AVAILABLE,
-            format!("NAT gateway {} is {}, not AVAILABLE", cx.gateway, info.state),
+            format!(
+                "NAT gateway {} is {}, not AVAILABLE",
+                cx.gateway, info.state
+            ),
         )),
         Some(info) if !info.eips.contains(&public.ip) => Some(ProviderError::user_fixable(
             reason::EIP_NOT_ON_NAT_GATEWAY,
@@ -220,7 +232,10 @@ async fn delete_rules(cx: &Ctx<'_>, rules: Vec<RuleView>) -> HashMap<PublicSide,
     let calls = split_calls(rules, cx.env.max_rules_per_call, |chunk: &[RuleView]| {
         let req = vpc::DeleteNatGatewayDestinationIpPortTranslationNatRuleRequest {
             nat_gateway_id: cx.gateway.to_string(),
-            destination_ip_port_translation_nat_rules: chunk.iter().map(RuleView::to_model).collect(),
+            destination_ip_port_translation_nat_rules: chunk
+                .iter()
+                .map(RuleView::to_model)
+                .collect(),
         };
         async move { cx.env.api.delete_rules(cx.region, &req).await }
     })
@@ -246,7 +261,12 @@ async fn delete_rules(cx: &Ctx<'_>, rules: Vec<RuleView>) -> HashMap<PublicSide,
 }
 
 /// Points our rule `from` at `to`'s private side in place.
-async fn modify_rule(cx: &Ctx<'_>, rules: &Rules, from: &RuleView, to: &RuleView) -> Result<BindingState> {
+async fn modify_rule(
+    cx: &Ctx<'_>,
+    rules: &Rules,
+    from: &RuleView,
+    to: &RuleView,
+) -> Result<BindingState> {
     let req = vpc::ModifyNatGatewayDestinationIpPortTranslationNatRuleRequest {
         nat_gateway_id: cx.gateway.to_string(),
         source_nat_rule: from.to_model(),
@@ -300,7 +320,9 @@ async fn create_rules(
     // refused calls (first come, first served). If the cloud's limit is lower than the
     // configured one, its own refusal, split down to single rules, decides instead.
     let limit = cx.env.rule_limit;
-    let room = usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(in_use);
+    let room = usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(in_use);
     if creates.len() > room {
         for (i, _) in creates.drain(room..) {
             answers[i] = Some(Err(ProviderError::user_fixable(
@@ -316,13 +338,20 @@ async fn create_rules(
     if creates.is_empty() {
         return taken;
     }
-    let calls = split_calls(creates, cx.env.max_rules_per_call, |chunk: &[(usize, RuleView)]| {
-        let req = vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleRequest {
-            nat_gateway_id: cx.gateway.to_string(),
-            destination_ip_port_translation_nat_rules: chunk.iter().map(|(_, r)| r.to_model()).collect(),
-        };
-        async move { cx.env.api.create_rules(cx.region, &req).await }
-    })
+    let calls = split_calls(
+        creates,
+        cx.env.max_rules_per_call,
+        |chunk: &[(usize, RuleView)]| {
+            let req = vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleRequest {
+                nat_gateway_id: cx.gateway.to_string(),
+                destination_ip_port_translation_nat_rules: chunk
+                    .iter()
+                    .map(|(_, r)| r.to_model())
+                    .collect(),
+            };
+            async move { cx.env.api.create_rules(cx.region, &req).await }
+        },
+    )
     .await;
     for (chunk, result) in calls {
         match result {
@@ -356,15 +385,17 @@ async fn recheck(
     for i in taken {
         answers[i] = Some(match &rules {
             Err(err) => Err(err.clone()),
-            Ok(rules) => match plan::plan_ensure(&rules.rules, &env.cluster, cx.gateway, &ensures[i].job) {
-                EnsurePlan::Done(state) => Ok(state),
-                EnsurePlan::Fail(err) => Err(err),
-                // Ours but pointing elsewhere, or gone again: the next ensure sorts it out.
-                _ => Err(ProviderError::retryable(format!(
-                    "{} on NAT gateway {} changed while rules were written; trying again",
-                    ensures[i].job.public, cx.gateway
-                ))),
-            },
+            Ok(rules) => {
+                match plan::plan_ensure(&rules.rules, &env.cluster, cx.gateway, &ensures[i].job) {
+                    EnsurePlan::Done(state) => Ok(state),
+                    EnsurePlan::Fail(err) => Err(err),
+                    // Ours but pointing elsewhere, or gone again: the next ensure sorts it out.
+                    _ => Err(ProviderError::retryable(format!(
+                        "{} on NAT gateway {} changed while rules were written; trying again",
+                        ensures[i].job.public, cx.gateway
+                    ))),
+                }
+            }
         });
     }
 }

@@ -45,6 +45,14 @@ where
                 todo.push_front(right);
                 todo.push_front(chunk);
             }
+            // Not even one more item fits: the rest of the batch would be refused the same
+            // way, so it gets the same answer without costing a call each.
+            Err(err) if errors::is_limit(&err) => {
+                for rest in todo.drain(..) {
+                    done.push((rest, Err(errors::same_error(&err))));
+                }
+                done.push((chunk, Err(err)));
+            }
             outcome => done.push((chunk, outcome)),
         }
     }
@@ -85,6 +93,55 @@ mod tests {
         assert_eq!(failed, [&vec![6]]);
         // [1-4], [5-8] refused, [5,6] refused, [5], [6], [7,8], [9,10].
         assert_eq!(calls.len(), 7, "{calls:?}");
+    }
+
+    #[tokio::test]
+    async fn once_one_item_is_over_the_limit_the_rest_are_too() {
+        let mut calls: Vec<Vec<u32>> = Vec::new();
+        let room = 5;
+        let mut used = 0;
+        let out = split_calls((1..=8).collect(), 100, |chunk: &[u32]| {
+            calls.push(chunk.to_vec());
+            let fits = used + chunk.len() <= room;
+            if fits {
+                used += chunk.len();
+            }
+            async move {
+                if fits {
+                    Ok(())
+                } else {
+                    Err(Error::api(
+                        "CreateNatGatewayDestinationIpPortTranslationNatRule",
+                        "LimitExceeded.NatGatewayDnatLimitExceeded",
+                        "full",
+                        "r",
+                    ))
+                }
+            }
+        })
+        .await;
+        let ok: Vec<u32> = out
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .flat_map(|(c, _)| c.clone())
+            .collect();
+        assert_eq!(ok, [1, 2, 3, 4, 5]);
+        let refused: Vec<u32> = out
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .flat_map(|(c, _)| c.clone())
+            .collect();
+        assert_eq!(refused.len(), 3);
+        for (_, r) in &out {
+            if let Err(err) = r {
+                assert_eq!(
+                    err.code(),
+                    Some("LimitExceeded.NatGatewayDnatLimitExceeded")
+                );
+            }
+        }
+        // [1-8], [1-4], [5-8], [5,6], [5], [6]; then [7,8] without a call.
+        assert_eq!(calls.len(), 6, "{calls:?}");
     }
 
     #[tokio::test]

@@ -1,0 +1,529 @@
+//! The eip provider against the in-process Tencent Cloud emulator: real signing and envelope,
+//! EIP statuses and tasks, the account quota and daily allocation limit, ENIs for VPC IPs, the
+//! AssociateAddress rate limit. Every test checks the emulator's own state, not only what the
+//! provider answers.
+//!
+//! `cargo test -p dac-provider-eip --test emulator -- --nocapture` prints write counts and time.
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dac_provider_api::{
+    AddressProvider, Backend, Binding, BindingKey, BindingState, BindingStatus, Protocol, Scope,
+    Slot,
+};
+use dac_provider_eip::{EipProvider, EipProviderConfig, PoolLimits, Retention, reason};
+use dac_tencentcloud::{Client, Credentials, CredentialsProvider, TaskPollConfig};
+use serde_json::{Value, json};
+use tencentcloud_emulator::{Emulator, EmulatorConfig, RunningEmulator, eni_id_for};
+use tokio::task::JoinSet;
+
+const REGION: &str = "ap-guangzhou";
+const CLUSTER: &str = "cls-it";
+const NAMESPACE: &str = "games";
+/// The demo NAT gateway's EIPs count against the account quota.
+const NAT_EIPS: u32 = 2;
+
+struct Ground {
+    emulator: RunningEmulator,
+    client: Client,
+    http: reqwest::Client,
+}
+
+impl Ground {
+    async fn start() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let emulator = Emulator::start(EmulatorConfig::demo(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("emulator starts");
+        let client = Client::builder()
+            .credentials(CredentialsProvider::fixed(Credentials::new(
+                "AKIDEMULATOR",
+                "emulator-secret-key",
+            )))
+            .endpoint_all(emulator.endpoint())
+            // EIP tasks take 200 ms in the emulator; the production poll pace would only slow
+            // the tests down.
+            .task_poll(TaskPollConfig {
+                initial_interval: Duration::from_millis(100),
+                max_interval: Duration::from_millis(400),
+            })
+            .build()
+            .expect("client");
+        Self {
+            emulator,
+            client,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn provider(&self, config: EipProviderConfig) -> Arc<EipProvider> {
+        let config = EipProviderConfig {
+            region: REGION.into(),
+            cluster_id: CLUSTER.into(),
+            ..config
+        };
+        Arc::new(EipProvider::new(Arc::new(self.client.clone()), config).unwrap())
+    }
+
+    /// `POST /_emulator/settings`, e.g. `{"eip_quota": 12}`.
+    async fn settings(&self, body: Value) {
+        let resp = self
+            .http
+            .post(format!("{}/_emulator/settings", self.emulator.endpoint()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    }
+
+    /// Every EIP of the region, by id, as the emulator holds it.
+    fn addresses(&self) -> BTreeMap<String, Value> {
+        let state = self.emulator.state_json();
+        state["Regions"][REGION]["Addresses"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+
+    /// This cluster's EIPs.
+    fn ours(&self) -> BTreeMap<String, Value> {
+        let prefix = format!("dac_{CLUSTER}_");
+        self.addresses()
+            .into_iter()
+            .filter(|(_, a)| {
+                a["AddressName"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(&prefix))
+            })
+            .collect()
+    }
+}
+
+fn binding(pod: &str, port: u16, ip: Option<&str>) -> Binding {
+    Binding {
+        key: BindingKey::new(NAMESPACE, format!("{pod}-udp-{port}")),
+        region: None,
+        slot: Slot::PodAddress {
+            pod_name: pod.into(),
+            port,
+            protocol: Protocol::Udp,
+        },
+        backend: ip.map(|ip| Backend {
+            pod_name: pod.into(),
+            pod_ip: ip.into(),
+            port,
+        }),
+        resource_id: None,
+        listener_settings: None,
+        options: None,
+        keep_pod_address: false,
+    }
+}
+
+/// Pods `room-<first>`.. with two ports each, IPs 10.<generation>.x.y.
+fn pods(first: usize, count: usize, generation: u8) -> Vec<Binding> {
+    (first..first + count)
+        .flat_map(|i| {
+            let ip = format!("10.{generation}.{}.{}", i / 200, i % 200 + 10);
+            let pod = format!("room-{i}");
+            [
+                binding(&pod, 7000, Some(&ip)),
+                binding(&pod, 7001, Some(&ip)),
+            ]
+        })
+        .collect()
+}
+
+async fn ensure_all(
+    provider: &Arc<EipProvider>,
+    bindings: &[Binding],
+) -> Vec<dac_provider_api::Result<BindingStatus>> {
+    let mut set = JoinSet::new();
+    for (i, b) in bindings.iter().cloned().enumerate() {
+        let p = Arc::clone(provider);
+        set.spawn(async move { (i, p.ensure(&b).await) });
+    }
+    let mut out = set.join_all().await;
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Releases a Pod's ports the way the controller does: all but the last keep the Pod's
+/// address; Pods are released concurrently.
+async fn release_pods(provider: &Arc<EipProvider>, bindings: &[Binding]) {
+    let mut by_pod: BTreeMap<String, Vec<Binding>> = BTreeMap::new();
+    for b in bindings {
+        by_pod
+            .entry(pod_of(b).to_string())
+            .or_default()
+            .push(b.clone());
+    }
+    let mut set = JoinSet::new();
+    for (_, ports) in by_pod {
+        let p = Arc::clone(provider);
+        set.spawn(async move {
+            let last = ports.len() - 1;
+            for (i, mut b) in ports.into_iter().enumerate() {
+                b.backend = None;
+                b.keep_pod_address = i < last;
+                p.release(&b).await.unwrap();
+            }
+        });
+    }
+    set.join_all().await;
+}
+
+fn pod_of(b: &Binding) -> &str {
+    match &b.slot {
+        Slot::PodAddress { pod_name, .. } => pod_name,
+        Slot::Port { .. } => unreachable!(),
+    }
+}
+
+fn ip_of(b: &Binding) -> &str {
+    &b.backend.as_ref().unwrap().pod_ip
+}
+
+/// Every Pod has exactly one EIP of ours, bound to its IP on the ENI the emulator derives from
+/// that IP, and both its ports report that EIP; nothing else of ours is bound.
+fn assert_bound(
+    ground: &Ground,
+    bindings: &[Binding],
+    results: &[dac_provider_api::Result<BindingStatus>],
+) {
+    let ours = ground.ours();
+    let mut eip_of_pod: BTreeMap<&str, &str> = BTreeMap::new();
+    for (b, result) in bindings.iter().zip(results) {
+        let status = result.as_ref().unwrap_or_else(|e| panic!("{}: {e}", b.key));
+        assert_eq!(status.state, BindingState::Bound, "{}", b.key);
+        let first = *eip_of_pod.entry(pod_of(b)).or_insert(&status.resource_id);
+        assert_eq!(
+            first,
+            status.resource_id,
+            "both ports of {} on one EIP",
+            pod_of(b)
+        );
+        let eip = &ours[&status.resource_id];
+        let ip = ip_of(b);
+        assert_eq!(eip["AddressStatus"], "BIND", "{}", b.key);
+        assert_eq!(eip["PrivateAddressIp"], ip, "{}", b.key);
+        assert_eq!(
+            eip["NetworkInterfaceId"],
+            eni_id_for(ip.parse::<Ipv4Addr>().unwrap()),
+            "{}",
+            b.key
+        );
+        let public = eip["AddressIp"].as_str().unwrap();
+        assert_eq!(
+            status.address.as_deref(),
+            Some(format!("{public}:{}", b.slot.port()).as_str())
+        );
+    }
+    let distinct: BTreeSet<&&str> = eip_of_pod.values().collect();
+    assert_eq!(distinct.len(), eip_of_pod.len(), "one EIP per Pod");
+    let bound = ours
+        .values()
+        .filter(|a| a["AddressStatus"] == "BIND")
+        .count();
+    assert_eq!(bound, eip_of_pod.len(), "no other EIP of ours is bound");
+}
+
+/// The NAT gateway's EIPs are exactly as seeded: bound to the gateway, names untouched.
+fn assert_nat_eips_untouched(ground: &Ground) {
+    let nat: Vec<Value> = ground
+        .addresses()
+        .into_values()
+        .filter(|a| a["InstanceType"] == "NAT")
+        .collect();
+    assert_eq!(nat.len(), NAT_EIPS as usize, "{nat:?}");
+    for a in nat {
+        assert_eq!(a["AddressStatus"], "BIND", "{a}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_pods_with_two_ports_each_get_one_eip_per_pod() {
+    let ground = Ground::start().await;
+    ground
+        .settings(json!({"eip_quota": 20 + NAT_EIPS + 5}))
+        .await;
+    let provider = ground.provider(EipProviderConfig::default());
+    let bindings = pods(0, 20, 1);
+
+    let started = Instant::now();
+    let results = ensure_all(&provider, &bindings).await;
+    let elapsed = started.elapsed();
+    let stats = provider.stats();
+    println!(
+        "eip provider, 20 Pods x 2 ports: all bound in {:.2} s; {stats}",
+        elapsed.as_secs_f64()
+    );
+    assert_bound(&ground, &bindings, &results);
+    assert_eq!(ground.ours().len(), 20);
+    assert_eq!(stats.addresses_allocated, 20);
+    assert_eq!(stats.writes_of("AllocateAddresses"), 20, "{stats}");
+    assert_eq!(stats.writes_of("AssociateAddress"), 20, "{stats}");
+    assert_eq!(stats.total_writes(), 40, "two writes per Pod: {stats}");
+    assert_eq!(stats.reads_of("DescribeAddressQuota"), 1, "{stats}");
+    assert_nat_eips_untouched(&ground);
+
+    // Ensuring everything again (the controller's resync) writes nothing.
+    let before = provider.stats();
+    let again = ensure_all(&provider, &bindings).await;
+    assert_bound(&ground, &bindings, &again);
+    let resync = provider.stats().since(&before);
+    println!("eip provider, re-ensure of 40 bindings: {resync}");
+    assert_eq!(resync.total_writes(), 0, "{resync}");
+
+    // A restarted provider finds every Pod's EIP by its association: no writes either.
+    let restarted = ground.provider(EipProviderConfig::default());
+    let after_restart = ensure_all(&restarted, &bindings).await;
+    assert_bound(&ground, &bindings, &after_restart);
+    assert_eq!(restarted.stats().total_writes(), 0, "{}", restarted.stats());
+    for (a, b) in results.iter().zip(&after_restart) {
+        assert_eq!(
+            a.as_ref().unwrap().resource_id,
+            b.as_ref().unwrap().resource_id
+        );
+    }
+
+    // A Pod recreated with a new IP keeps its EIP, moved to the new IP.
+    let moved: Vec<Binding> = bindings[..2]
+        .iter()
+        .cloned()
+        .map(|mut b| {
+            b.backend.as_mut().unwrap().pod_ip = "10.9.0.1".into();
+            b
+        })
+        .collect();
+    let before = provider.stats();
+    let moved_results = ensure_all(&provider, &moved).await;
+    assert_eq!(
+        moved_results[0].as_ref().unwrap().resource_id,
+        results[0].as_ref().unwrap().resource_id
+    );
+    assert_bound(
+        &ground,
+        &[moved.clone(), bindings[2..].to_vec()].concat(),
+        &[moved_results, again[2..].to_vec()].concat(),
+    );
+    let spent = provider.stats().since(&before);
+    assert_eq!(spent.writes_of("DisassociateAddress"), 1, "{spent}");
+    assert_eq!(spent.writes_of("AssociateAddress"), 1, "{spent}");
+    assert_eq!(spent.addresses_allocated, 0, "{spent}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_ten_to_zero_to_ten_twice_allocates_no_more_than_the_pool_maximum() {
+    let ground = Ground::start().await;
+    let provider = ground.provider(EipProviderConfig {
+        pool: PoolLimits { min: 0, max: 10 },
+        retention: Retention::Release,
+        ..Default::default()
+    });
+    let mut generation = 1;
+    for round in 0..3 {
+        // New Pods of a new ReplicaSet: new names, new IPs.
+        let bindings = pods(round * 10, 10, generation);
+        generation += 1;
+        let results = ensure_all(&provider, &bindings).await;
+        assert_bound(&ground, &bindings, &results);
+        if round < 2 {
+            release_pods(&provider, &bindings).await;
+            let ours = ground.ours();
+            assert_eq!(ours.len(), 10, "all kept in the pool");
+            assert!(ours.values().all(|a| a["AddressStatus"] == "UNBIND"));
+        }
+    }
+    let stats = provider.stats();
+    println!("eip provider, churn 10 -> 0 -> 10 -> 0 -> 10: {stats}");
+    assert_eq!(stats.addresses_allocated, 10, "{stats}");
+    assert_eq!(stats.writes_of("AllocateAddresses"), 10, "{stats}");
+    assert_eq!(stats.writes_of("ReleaseAddresses"), 0, "{stats}");
+    assert_eq!(ground.ours().len(), 10);
+    let day = &ground.emulator.state_json()["Regions"][REGION]["EipAllocations"];
+    assert_eq!(day["Count"], 10, "the cloud's daily count: {day}");
+    assert_nat_eips_untouched(&ground);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quota_refuses_only_the_pods_beyond_it() {
+    let ground = Ground::start().await;
+    // Room for 10 EIPs besides the NAT gateway's.
+    ground.settings(json!({"eip_quota": 10 + NAT_EIPS})).await;
+    let provider = ground.provider(EipProviderConfig::default());
+    let bindings = pods(0, 15, 1);
+    let results = ensure_all(&provider, &bindings).await;
+
+    let mut bound_pods = BTreeSet::new();
+    let mut refused_pods = BTreeSet::new();
+    for (b, result) in bindings.iter().zip(&results) {
+        match result {
+            Ok(status) => {
+                assert_eq!(status.state, BindingState::Bound);
+                bound_pods.insert(pod_of(b).to_string());
+            }
+            Err(e) => {
+                assert_eq!(e.reason(), reason::EIP_QUOTA_EXCEEDED, "{e}");
+                assert!(!e.is_retryable());
+                refused_pods.insert(pod_of(b).to_string());
+            }
+        }
+    }
+    assert_eq!(bound_pods.len(), 10, "{bound_pods:?}");
+    assert_eq!(refused_pods.len(), 5, "{refused_pods:?}");
+    assert!(bound_pods.is_disjoint(&refused_pods), "a Pod's ports agree");
+    assert_eq!(ground.ours().len(), 10);
+    let stats = provider.stats();
+    println!("eip provider, 15 Pods with room for 10: {stats}");
+    assert_eq!(
+        stats.writes_of("AllocateAddresses"),
+        10,
+        "no allocation wasted: {stats}"
+    );
+    assert_nat_eips_untouched(&ground);
+
+    // Two bound Pods go; their EIPs stay in the pool, and two refused Pods get them.
+    let gone: Vec<Binding> = bindings
+        .iter()
+        .filter(|b| bound_pods.iter().take(2).any(|p| p == pod_of(b)))
+        .cloned()
+        .collect();
+    release_pods(&provider, &gone).await;
+    let waiting: Vec<Binding> = bindings
+        .iter()
+        .filter(|b| refused_pods.contains(pod_of(b)))
+        .cloned()
+        .collect();
+    let retried = ensure_all(&provider, &waiting).await;
+    let now_bound = retried.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(now_bound, 4, "two Pods x two ports: {retried:?}");
+    assert_eq!(provider.stats().writes_of("AllocateAddresses"), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_allocation_limit_refuses_the_rest_with_its_own_message() {
+    let ground = Ground::start().await;
+    ground
+        .settings(json!({"eip_quota": 50, "eip_daily_allocate_limit": 3}))
+        .await;
+    let provider = ground.provider(EipProviderConfig::default());
+    let bindings = pods(0, 5, 1);
+    let results = ensure_all(&provider, &bindings).await;
+    let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(refused.len(), 4, "two Pods x two ports: {results:?}");
+    for e in refused {
+        assert_eq!(e.reason(), reason::EIP_QUOTA_EXCEEDED);
+        assert!(e.message().contains("DAILY_EIP_APPLY"), "{}", e.message());
+    }
+    assert_eq!(ground.ours().len(), 3);
+    assert_eq!(provider.stats().writes_of("AllocateAddresses"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_for_gives_a_pod_recreated_in_time_its_eip_back_and_expires_otherwise() {
+    let ground = Ground::start().await;
+    let provider = ground.provider(EipProviderConfig {
+        // Nothing goes to the pool: what expires is released, visibly.
+        pool: PoolLimits { min: 0, max: 0 },
+        retention: Retention::KeepFor(Duration::from_millis(800)),
+        maintenance_interval_ms: 100,
+        ..Default::default()
+    });
+    let with_options = |mut b: Binding, duration: &str| {
+        b.options = Some(json!({"retention": {"policy": "KeepFor", "duration": duration}}));
+        b
+    };
+    // db-0 keeps its EIP for 30 minutes (the resource's option); db-1 for the configured 800 ms.
+    let db0 = with_options(binding("db-0", 5432, Some("10.1.0.10")), "30m");
+    let db1 = binding("db-1", 5432, Some("10.1.0.11"));
+    let results = ensure_all(&provider, &[db0.clone(), db1.clone()]).await;
+    assert_bound(&ground, &[db0.clone(), db1.clone()], &results);
+    let db0_eip = results[0].as_ref().unwrap().resource_id.clone();
+    let db1_eip = results[1].as_ref().unwrap().resource_id.clone();
+    release_pods(&provider, &[db0.clone(), db1.clone()]).await;
+    let ours = ground.ours();
+    assert_eq!(ours[&db0_eip]["AddressStatus"], "UNBIND");
+    assert_eq!(ours[&db1_eip]["AddressStatus"], "UNBIND");
+
+    // A Pod of another name does not get a kept EIP.
+    let other = binding("web-0", 80, Some("10.1.0.12"));
+    let other_status = provider.ensure(&other).await.unwrap();
+    assert!(other_status.resource_id != db0_eip && other_status.resource_id != db1_eip);
+
+    // db-0 comes back with a new IP and gets its EIP back.
+    let db0_again = with_options(binding("db-0", 5432, Some("10.1.0.20")), "30m");
+    let back = provider.ensure(&db0_again).await.unwrap();
+    assert_eq!(back.resource_id, db0_eip);
+    assert_eq!(back.address, results[0].as_ref().unwrap().address);
+    assert_eq!(ground.ours()[&db0_eip]["PrivateAddressIp"], "10.1.0.20");
+
+    // db-1 does not come back in time: released.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ground.ours().contains_key(&db1_eip) {
+        assert!(Instant::now() < deadline, "db-1's EIP was never released");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(provider.stats().addresses_released, 1);
+    assert!(ground.ours().contains_key(&db0_eip));
+    assert_nat_eips_untouched(&ground);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_warm_pool_is_kept_at_its_minimum_and_serves_new_pods() {
+    let ground = Ground::start().await;
+    let provider = ground.provider(EipProviderConfig {
+        pool: PoolLimits { min: 4, max: 6 },
+        ..Default::default()
+    });
+    provider.maintain().await;
+    let pool_name = provider.pool_name();
+    let ours = ground.ours();
+    assert_eq!(ours.len(), 4);
+    assert!(
+        ours.values()
+            .all(|a| a["AddressName"] == pool_name.as_str())
+    );
+    assert_eq!(
+        provider.stats().writes_of("AllocateAddresses"),
+        1,
+        "one call for all four"
+    );
+
+    let bindings = pods(0, 3, 1);
+    let started = Instant::now();
+    let results = ensure_all(&provider, &bindings).await;
+    println!(
+        "eip provider, 3 Pods x 2 ports from a warm pool: bound in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_bound(&ground, &bindings, &results);
+    let used: BTreeSet<&str> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap().resource_id.as_str())
+        .collect();
+    assert!(
+        used.iter().all(|id| ours.contains_key(*id)),
+        "taken from the pool"
+    );
+    provider.maintain().await;
+    assert_eq!(ground.ours().len(), 7, "topped up to four free again");
+
+    // The orphan sweep is offered the Pods' EIPs (so it can check their Pods), never the pool.
+    let owned = provider.list_owned(&Scope::default()).await.unwrap();
+    let offered: BTreeSet<String> = owned.iter().map(|o| o.resource_id.clone()).collect();
+    let used: BTreeSet<String> = used.into_iter().map(str::to_string).collect();
+    assert_eq!(offered, used);
+    assert!(owned.iter().all(|o| o.owner.is_none()));
+}
