@@ -13,6 +13,13 @@ source hack/lib/versions.sh
 STATE="$ROOT/.ground/demo"
 KUBECTL="$GROUND_BIN/kubectl"
 
+# Deleting the example while the controller still runs releases its listeners, so the next run
+# starts from a clean cloud.
+remove_example() {
+  "$KUBECTL" delete --ignore-not-found --timeout 60s -f examples/clb/dedicatedclbservice.yaml >/dev/null 2>&1 || true
+  "$KUBECTL" -n demo delete --ignore-not-found --wait=false statefulset gameserver >/dev/null 2>&1 || true
+}
+
 stop_demo() {
   for name in controller emulator; do
     if [ -f "$STATE/$name.pid" ]; then
@@ -23,6 +30,7 @@ stop_demo() {
 }
 
 if [ "${1:-}" = "--stop" ]; then
+  remove_example
   stop_demo
   [ -f "$STATE/started-ground" ] && hack/cluster.sh down
   exit 0
@@ -40,7 +48,7 @@ fi
 eval "$(hack/cluster.sh env)"
 if ! $keep; then
   # shellcheck disable=SC2064
-  trap "stop_demo; $started_ground && hack/cluster.sh down" EXIT
+  trap "remove_example; stop_demo; $started_ground && hack/cluster.sh down" EXIT
 elif $started_ground; then
   touch "$STATE/started-ground"
 fi
@@ -80,17 +88,26 @@ KUBECONFIG="$STATE/controller.kubeconfig" TENCENTCLOUD_SECRET_ID=AKIDEMULATOR TE
 echo $! >"$STATE/controller.pid"
 
 echo "== seed 000's example: 3 game servers x (TCP 9000, UDP 8000)"
+# A namespace left terminating by an earlier run must be gone before it can be made again.
+"$KUBECTL" wait --for=delete namespace/demo --timeout=120s >/dev/null 2>&1 || true
 "$KUBECTL" apply -f examples/clb/gameserver.yaml -f examples/clb/dedicatedclbservice.yaml >/dev/null
-started=$(date +%s)
-until [ "$("$KUBECTL" -n demo get dedicatedclbservice gameserver -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = "True" ]; do
-  if [ $(( $(date +%s) - started )) -gt 120 ]; then
+started=$(date +%s%N)
+jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.boundPorts}/{.status.totalPorts}'
+while :; do
+  # jsonpath prints no trailing newline, so `read` reports end of input: not an error here.
+  read -r ready progress < <("$KUBECTL" -n demo get dedicatedclbservice gameserver -o jsonpath="$jsonpath" 2>/dev/null) || true
+  # 3 Pods x 2 ports; Ready alone is also true for a service whose Pods do not exist yet.
+  [ "$ready" = "True" ] && [ "$progress" = "6/6" ] && break
+  elapsed=$(( ($(date +%s%N) - started) / 1000000000 ))
+  if [ "$elapsed" -gt 120 ]; then
     echo "not bound after 120 s; controller log:" >&2
     tail -30 "$STATE/controller.log" >&2
     exit 1
   fi
+  echo "  waiting for every Pod port to be bound: ${progress:-none yet} (${elapsed}s)"
   sleep 1
 done
-echo "bound in $(( $(date +%s) - started )) s"
+echo "all bound $(( ($(date +%s%N) - started) / 1000000 )) ms after kubectl apply"
 echo
 "$KUBECTL" -n demo get dedicatedclbservices,dedicatedclblisteners
 echo
@@ -98,5 +115,10 @@ echo "== the addresses, as the Pods see them (annotations)"
 "$KUBECTL" -n demo get pods -o custom-columns='POD:.metadata.name,IP:.status.podIP,TCP-9000:.metadata.annotations.networking\.cloud\.tencent\.com/external-address-9000,UDP-8000:.metadata.annotations.networking\.cloud\.tencent\.com/external-address-8080'
 echo
 echo "== metrics: http://127.0.0.1:$metrics_port/metrics"
-curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^dedicated_address_(bound_addresses|reconciles_total)' || true
+metrics=$(curl -s "http://127.0.0.1:$metrics_port/metrics")
+echo "$metrics" | grep -E '^dedicated_address_(bound_addresses|reconciles_total)' || true
+writes=$(echo "$metrics" | grep '^dedicated_address_cloud_calls_total' \
+  | grep -E 'action="(Create|Delete|Modify|Register|Deregister|Batch|Allocate|Associate|Disassociate|Release)' \
+  | awk '{ sum += $NF } END { print sum + 0 }')
+echo "cloud write calls (retries included): $writes"
 $keep && echo "still running; stop with: hack/demo.sh --stop"

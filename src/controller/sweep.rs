@@ -91,10 +91,8 @@ async fn is_orphan(
     let Some(owner) = &resource.owner else {
         return !claimed.iter().any(|listener| holds_slot(listener));
     };
-    if let Some(namespace) = &ctx.namespace {
-        if &owner.namespace != namespace {
-            return false; // another controller's to judge
-        }
+    if ctx.namespace.as_ref().is_some_and(|namespace| &owner.namespace != namespace) {
+        return false; // another controller's to judge
     }
     let api: Api<DedicatedCLBListener> = Api::namespaced(ctx.client.clone(), &owner.namespace);
     match api.get_opt(&owner.name).await {

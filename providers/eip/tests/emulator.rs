@@ -332,11 +332,9 @@ async fn churn_ten_to_zero_to_ten_twice_allocates_no_more_than_the_pool_maximum(
         retention: Retention::Release,
         ..Default::default()
     });
-    let mut generation = 1;
-    for round in 0..3 {
+    for (round, generation) in (0..3).zip(1u8..) {
         // New Pods of a new ReplicaSet: new names, new IPs.
         let bindings = pods(round * 10, 10, generation);
-        generation += 1;
         let results = ensure_all(&provider, &bindings).await;
         assert_bound(&ground, &bindings, &results);
         if round < 2 {

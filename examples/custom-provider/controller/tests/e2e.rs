@@ -124,6 +124,27 @@ impl Ground {
             .items)
     }
 
+    /// Deletes the service and waits until its children are gone and the table is empty.
+    /// Children included: their finalizers go after their entries, and a child left with its
+    /// finalizer when the controller stops would hold up the namespace's deletion.
+    async fn delete_service(&self) {
+        let services: Api<DedicatedCLBService> = Api::namespaced(self.client.clone(), self.ns());
+        services
+            .delete("gameserver", &DeleteParams::default())
+            .await
+            .unwrap();
+        eventually(WAIT, "no children and an empty table", || async {
+            let children = self.children().await?.len();
+            let entries = self.table().await?.entries;
+            if children == 0 && entries.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{children} children, table {entries:?}"))
+            }
+        })
+        .await;
+    }
+
     /// Waits until exactly `pods` replicas x 2 ports are bound, and checks that everything
     /// agrees: one child per Pod port, each with its own (address, protocol) from the table;
     /// its status and its Pod's annotation show that address; and the table maps that public
@@ -333,20 +354,7 @@ async fn pod_ports_get_addresses_from_the_static_table() {
     );
 
     // Deleting the service empties the table.
-    services
-        .delete("gameserver", &DeleteParams::default())
-        .await
-        .unwrap();
-    eventually(WAIT, "no children and an empty table", || async {
-        let children = ground.children().await?.len();
-        let entries = ground.table().await?.entries;
-        if children == 0 && entries.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{children} children, table {entries:?}"))
-        }
-    })
-    .await;
+    ground.delete_service().await;
     let log = ground.controller.log_tail();
     assert!(!log.contains("panicked"), "{log}");
 }
@@ -449,16 +457,5 @@ async fn a_port_someone_else_holds_is_reported_and_never_taken() {
     let bound = ground.all_bound(3).await;
     assert_eq!(bound[child_name], "203.0.113.10:7000");
 
-    services
-        .delete("gameserver", &DeleteParams::default())
-        .await
-        .unwrap();
-    eventually(WAIT, "an empty table", || async {
-        let entries = ground.table().await?.entries;
-        entries
-            .is_empty()
-            .then_some(())
-            .ok_or(format!("{entries:?}"))
-    })
-    .await;
+    ground.delete_service().await;
 }

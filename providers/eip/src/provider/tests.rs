@@ -205,7 +205,7 @@ impl Fake {
 
     fn release(&mut self, ids: &[String]) -> Result<String, Error> {
         for id in ids {
-            if self.addresses.get(id).is_none() {
+            if !self.addresses.contains_key(id) {
                 return Err(api_error("ReleaseAddresses", "InvalidAddressId.NotFound"));
             }
             if self.status(id) != "UNBIND" {
@@ -622,20 +622,21 @@ async fn a_lost_allocation_is_resent_with_the_same_client_token() {
         .ensure(&binding("room-0", 7000, Some("10.0.0.5")))
         .await
         .unwrap();
-    let fake = fake.lock().unwrap();
-    let tokens: Vec<_> = fake
-        .allocate_requests
-        .iter()
-        .map(|r| r.client_token.clone())
-        .collect();
-    assert_eq!(tokens.len(), 2);
-    assert_eq!(tokens[0], tokens[1]);
     // A later, unrelated allocation gets a token of its own.
-    drop(fake);
     provider
         .ensure(&binding("room-1", 7000, Some("10.0.0.6")))
         .await
         .unwrap();
+    let tokens: Vec<_> = fake
+        .lock()
+        .unwrap()
+        .allocate_requests
+        .iter()
+        .map(|r| r.client_token.clone())
+        .collect();
+    assert_eq!(tokens.len(), 3);
+    assert_eq!(tokens[0], tokens[1]);
+    assert_ne!(tokens[1], tokens[2]);
     assert_eq!(provider.stats().addresses_allocated, 2);
 }
 
@@ -681,11 +682,12 @@ async fn eips_that_are_not_ours_are_never_taken_nor_touched() {
         .unwrap_err();
     assert_eq!(err.reason(), reason::POD_IP_HAS_OTHER_EIP);
     assert!(err.message().contains("eip-user"), "{}", err.message());
-    let fake = fake.lock().unwrap();
-    assert_eq!(fake.status("eip-user"), "BIND");
-    assert_eq!(fake.status("eip-nat1"), "UNBIND");
+    {
+        let fake = fake.lock().unwrap();
+        assert_eq!(fake.status("eip-user"), "BIND");
+        assert_eq!(fake.status("eip-nat1"), "UNBIND");
+    }
     assert_eq!(provider.stats().writes_of("DisassociateAddress"), 0);
-    drop(fake);
     let owned = provider.list_owned(&Scope::default()).await.unwrap();
     assert!(
         owned.iter().all(|o| o.resource_id.starts_with("eip-0")),
