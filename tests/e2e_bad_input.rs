@@ -174,18 +174,17 @@ async fn bad_input_gets_clear_answers_while_good_services_bind() {
         }
     })
     .await;
-    let good = services.get("good").await.unwrap();
-    let ready = good
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
-    assert_eq!(
-        (ready.status.as_str(), ready.reason.as_str()),
-        ("True", "Bound")
-    );
+    eventually(WAIT, "good: Ready True (Bound)", || async {
+        let good = services.get("good").await.map_err(|e| e.to_string())?;
+        let conditions = good.status.map(|s| s.conditions).unwrap_or_default();
+        let ready = conditions.iter().find(|c| c.type_ == "Ready");
+        if ready.is_some_and(|c| c.status == "True" && c.reason == "Bound") {
+            Ok(())
+        } else {
+            Err(format!("{conditions:?}"))
+        }
+    })
+    .await;
 
     let _ = services
         .delete_collection(&Default::default(), &ListParams::default())

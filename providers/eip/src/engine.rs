@@ -524,6 +524,8 @@ impl Core {
                             if kept {
                                 return Ok(());
                             }
+                            // Its Pod has no binding left (that is what made it an orphan),
+                            // so no ensure of it runs under the Pod's own lock meanwhile.
                             pod = holder.clone();
                             Some(id.to_string())
                         }

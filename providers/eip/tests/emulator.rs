@@ -85,6 +85,18 @@ impl Ground {
         assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
     }
 
+    /// `POST /_emulator/faults` with one rule or an array of rules.
+    async fn faults(&self, rules: Value) {
+        let resp = self
+            .http
+            .post(format!("{}/_emulator/faults", self.emulator.endpoint()))
+            .json(&rules)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    }
+
     /// Every EIP of the region, by id, as the emulator holds it.
     fn addresses(&self) -> BTreeMap<String, Value> {
         let state = self.emulator.state_json();
@@ -524,4 +536,44 @@ async fn the_warm_pool_is_kept_at_its_minimum_and_serves_new_pods() {
     let used: BTreeSet<String> = used.into_iter().map(str::to_string).collect();
     assert_eq!(offered, used);
     assert!(owned.iter().all(|o| o.owner.is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_busy_eips_and_failed_tasks_never_allocate_twice() {
+    let ground = Ground::start().await;
+    ground
+        .faults(json!([
+            // Connections closed without an answer: the provider cannot know what happened.
+            {"action": "AllocateAddresses", "drop": true, "count": 3},
+            // A task on the EIP, and throttling: the client retries these itself.
+            {"action": "AssociateAddress", "code": "OperationDenied.MutexTaskRunning", "rate": 0.3, "count": 6},
+            {"action": "DescribeAddresses", "code": "RequestLimitExceeded", "rate": 0.2, "count": 5},
+            // Tasks that fail after the call was accepted.
+            {"action": "AssociateAddress", "failTask": true, "count": 2},
+        ]))
+        .await;
+    let provider = ground.provider(EipProviderConfig::default());
+    let bindings = pods(0, 8, 1);
+    let mut results = ensure_all(&provider, &bindings).await;
+    // Retry what failed, as the controller's requeue would.
+    for _ in 0..10 {
+        let failed: Vec<usize> = (0..bindings.len())
+            .filter(|&i| !matches!(&results[i], Ok(status) if status.state == BindingState::Bound))
+            .collect();
+        if failed.is_empty() {
+            break;
+        }
+        for i in failed {
+            if let Err(e) = &results[i] {
+                assert!(e.is_retryable(), "{}: {e}", bindings[i].key);
+            }
+            results[i] = provider.ensure(&bindings[i]).await;
+        }
+    }
+    assert_bound(&ground, &bindings, &results);
+    let stats = provider.stats();
+    println!("eip provider, 8 Pods x 2 ports under faults: {stats}");
+    assert_eq!(ground.ours().len(), 8, "one EIP per Pod, none twice");
+    assert_eq!(stats.addresses_allocated, 8, "{stats}");
+    assert_nat_eips_untouched(&ground);
 }
