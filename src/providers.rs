@@ -1,9 +1,10 @@
 //! Builds the built-in providers the config enables.
-use crate::config::ControllerConfig;
+use crate::config::{ControllerConfig, EipRetention};
 use crate::metrics::Metrics;
 use crate::registry::{Provider, ProviderRegistry};
 use crate::{Error, Result, cloud};
 use dac_provider_clb::{ClbProvider, ClbProviderConfig};
+use dac_provider_eip::{EipProvider, EipProviderConfig, PoolLimits, Retention};
 use dac_provider_natgw::{GatewayConfig, NatgwProvider, NatgwProviderConfig};
 use dac_tencentcloud::Client;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 pub fn builtin(config: &ControllerConfig, metrics: &Metrics) -> Result<ProviderRegistry> {
     let mut registry = ProviderRegistry::new();
     let providers = &config.providers;
-    if !(providers.clb.enabled || providers.natgw.enabled) {
+    if !(providers.clb.enabled || providers.natgw.enabled || providers.eip.enabled) {
         return Ok(registry);
     }
     let client = Arc::new(cloud::client(&config.cloud, metrics)?);
@@ -22,7 +23,10 @@ pub fn builtin(config: &ControllerConfig, metrics: &Metrics) -> Result<ProviderR
         registry.register(Provider::Clb(Box::new(clb(config, client.clone())?)))?;
     }
     if providers.natgw.enabled {
-        registry.register(Provider::Natgw(Box::new(natgw(config, client)?)))?;
+        registry.register(Provider::Natgw(Box::new(natgw(config, client.clone())?)))?;
+    }
+    if providers.eip.enabled {
+        registry.register(Provider::Eip(Box::new(eip(config, client)?)))?;
     }
     Ok(registry)
 }
@@ -59,4 +63,24 @@ fn natgw(config: &ControllerConfig, client: Arc<Client>) -> Result<NatgwProvider
     };
     NatgwProvider::new(client, provider_config)
         .map_err(|e| Error::ProviderConfig(format!("natgw: {e}")))
+}
+
+fn eip(config: &ControllerConfig, client: Arc<Client>) -> Result<EipProvider> {
+    let eip = &config.providers.eip;
+    let provider_config = EipProviderConfig {
+        region: config.cluster.region.clone(),
+        cluster_id: config.cluster.id.clone(),
+        pool: PoolLimits {
+            min: eip.pool.min,
+            max: eip.pool.max,
+        },
+        retention: match eip.retention {
+            EipRetention::Release => Retention::Release,
+            EipRetention::KeepFor(duration) => Retention::KeepFor(duration),
+            EipRetention::KeepWhileNameExists => Retention::KeepWhileNameExists,
+        },
+        ..EipProviderConfig::default()
+    };
+    EipProvider::new(client, provider_config)
+        .map_err(|e| Error::ProviderConfig(format!("eip: {e}")))
 }

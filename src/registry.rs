@@ -66,6 +66,8 @@ pub enum Provider {
     Clb(Box<dac_provider_clb::ClbProvider>),
     /// A NAT gateway DNAT rule per Pod port.
     Natgw(Box<dac_provider_natgw::NatgwProvider>),
+    /// An EIP per Pod.
+    Eip(Box<dac_provider_eip::EipProvider>),
     /// A provider from a user's crate, registered by a binary built with it.
     Custom(Box<dyn AddressProvider>),
 }
@@ -75,6 +77,7 @@ impl fmt::Debug for Provider {
         let variant = match self {
             Provider::Clb(_) => "Clb",
             Provider::Natgw(_) => "Natgw",
+            Provider::Eip(_) => "Eip",
             Provider::Custom(_) => "Custom",
         };
         f.debug_tuple(variant).field(&self.name()).finish()

@@ -1,6 +1,6 @@
 //! Building the `DedicatedCLBListener` children of a service: one per Pod port, named after
 //! the service, the Pod and the port, so the name alone says what it is for.
-use super::labels::{ADDRESS_POD_ANNOTATION, POD, POD_OWNER, SERVICE};
+use super::labels::{ADDRESS_POD_ANNOTATION, POD, POD_OWNER, PROVIDER_OPTIONS, SERVICE};
 use crate::allocation::{Allocation, AllocationKey, PortSlot};
 use crate::crd::{BackendPod, DedicatedCLBListener, DedicatedCLBListenerSpec, DedicatedCLBService};
 use kube::api::{ObjectMeta, Resource, ResourceExt};
@@ -67,6 +67,26 @@ pub struct ChildTemplate<'a> {
     pub pod_owner: Option<&'a str>,
 }
 
+/// The annotations that follow the service's spec (so they are kept in step, not only set at
+/// creation): the Pod annotation to write the address into, and the provider options.
+pub fn synced_annotations(
+    service: &DedicatedCLBService,
+    address_pod_annotation: Option<&str>,
+) -> [(&'static str, Option<String>); 2] {
+    let options = service
+        .spec
+        .eip
+        .as_ref()
+        .and_then(|eip| serde_json::to_string(eip).ok());
+    [
+        (
+            ADDRESS_POD_ANNOTATION,
+            address_pod_annotation.map(str::to_string),
+        ),
+        (PROVIDER_OPTIONS, options),
+    ]
+}
+
 pub fn build_child(
     service: &DedicatedCLBService,
     template: &ChildTemplate<'_>,
@@ -77,10 +97,11 @@ pub fn build_child(
     if template.key.pod_name.len() <= 63 {
         labels.insert(POD.to_string(), template.key.pod_name.clone());
     }
-    let mut annotations = BTreeMap::new();
-    if let Some(annotation) = template.address_pod_annotation {
-        annotations.insert(ADDRESS_POD_ANNOTATION.to_string(), annotation.to_string());
-    }
+    let mut annotations: BTreeMap<String, String> =
+        synced_annotations(service, template.address_pod_annotation)
+            .into_iter()
+            .flat_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect();
     if let Some(owner) = template.pod_owner {
         annotations.insert(POD_OWNER.to_string(), owner.to_string());
     }

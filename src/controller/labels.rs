@@ -11,6 +11,9 @@ pub const ADDRESS_POD_ANNOTATION: &str = "networking.cloud.tencent.com/address-p
 /// On a child listener: `StatefulSet/<name>` when its Pod belongs to a StatefulSet, so that a
 /// missing Pod whose ordinal is still wanted keeps its slot (and so its address).
 pub const POD_OWNER: &str = "networking.cloud.tencent.com/pod-owner";
+/// On a child listener: the service's provider-specific options as JSON (e.g. its `eip`
+/// section), handed to the provider with every call.
+pub const PROVIDER_OPTIONS: &str = "networking.cloud.tencent.com/provider-options";
 /// The field manager of every write.
 pub const MANAGER: &str = "dedicated-address-controller";
 /// Holds a listener until its cloud resource is released.

@@ -4,7 +4,7 @@
 //! Stages of `apply`: dereference (provider, Pod, listener config) -> validate (the Pod's IP
 //! must be a VPC IP) -> build (the provider's `Binding`) -> apply (`ensure`) -> update status
 //! and the Pod annotation.
-use super::labels::{ADDRESS_POD_ANNOTATION, FINALIZER, POD};
+use super::labels::{ADDRESS_POD_ANNOTATION, FINALIZER, POD, PROVIDER_OPTIONS};
 use super::{Context, events, pods, status};
 use crate::crd::condition::reasons;
 use crate::crd::{CLBListenerConfig, DedicatedCLBListener, ListenerState};
@@ -256,7 +256,11 @@ fn build_binding(
         backend,
         resource_id: listener.status.as_ref().and_then(|s| s.listener_id.clone()),
         listener_settings,
-        options: None,
+        // Written by the service controller from valid JSON; anything else is treated as absent.
+        options: listener
+            .annotations()
+            .get(PROVIDER_OPTIONS)
+            .and_then(|json| serde_json::from_str(json).ok()),
         keep_pod_address,
     })
 }

@@ -175,7 +175,7 @@ async fn reconcile_service(service: &DedicatedCLBService, ctx: &Context) -> Resu
             Err(error) => return Err(error.into()),
         }
     }
-    sync_child_annotations(&listeners, &current, &wanted).await?;
+    sync_child_annotations(service, &listeners, &current, &wanted).await?;
 
     // Update status.
     let children = listeners
@@ -328,20 +328,27 @@ async fn occupied_elsewhere(
         .collect())
 }
 
-/// Keeps each child's address annotation in step with the service's `addressPodAnnotation`.
+/// Keeps each child's spec-derived annotations (address annotation, provider options) in step
+/// with the service.
 async fn sync_child_annotations(
+    service: &DedicatedCLBService,
     listeners: &Api<DedicatedCLBListener>,
     current: &[DedicatedCLBListener],
     wanted: &Wanted,
 ) -> Result<()> {
-    use super::labels::ADDRESS_POD_ANNOTATION;
     for child in current {
         let Some(key) = children::allocation_key(child) else {
             continue;
         };
-        let want = wanted.annotation.get(&key);
-        if child.annotations().get(ADDRESS_POD_ANNOTATION) != want {
-            let patch = serde_json::json!({ "metadata": { "annotations": { ADDRESS_POD_ANNOTATION: want } } });
+        let want =
+            children::synced_annotations(service, wanted.annotation.get(&key).map(String::as_str));
+        let stale: serde_json::Map<String, serde_json::Value> = want
+            .into_iter()
+            .filter(|(name, value)| child.annotations().get(*name) != value.as_ref())
+            .map(|(name, value)| (name.to_string(), serde_json::json!(value)))
+            .collect();
+        if !stale.is_empty() {
+            let patch = serde_json::json!({ "metadata": { "annotations": stale } });
             let params = kube::api::PatchParams::apply(MANAGER);
             listeners
                 .patch(&child.name_any(), &params, &kube::api::Patch::Merge(&patch))

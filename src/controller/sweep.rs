@@ -91,7 +91,11 @@ async fn is_orphan(
     let Some(owner) = &resource.owner else {
         return !claimed.iter().any(|listener| holds_slot(listener));
     };
-    if ctx.namespace.as_ref().is_some_and(|namespace| &owner.namespace != namespace) {
+    if ctx
+        .namespace
+        .as_ref()
+        .is_some_and(|namespace| &owner.namespace != namespace)
+    {
         return false; // another controller's to judge
     }
     let api: Api<DedicatedCLBListener> = Api::namespaced(ctx.client.clone(), &owner.namespace);

@@ -137,3 +137,45 @@ pub async fn dnat_rules(
         }
     }
 }
+
+/// One EIP: `(ip, status, private IP it is bound to)`.
+pub async fn eips(
+    client: &Client,
+    region: &str,
+) -> Result<Vec<(String, String, Option<String>)>, String> {
+    use dac_tencentcloud::models::vpc::DescribeAddressesRequest;
+    let request = DescribeAddressesRequest {
+        limit: Some(100),
+        ..Default::default()
+    };
+    let addresses = client
+        .describe_addresses(region, &request)
+        .await
+        .map_err(|e| e.to_string())?
+        .address_set;
+    Ok(addresses
+        .into_iter()
+        .map(|a| {
+            (
+                a.address_ip.unwrap_or_default(),
+                a.address_status.unwrap_or_default(),
+                a.private_address_ip,
+            )
+        })
+        .collect())
+}
+
+/// How many EIPs were allocated today (`DAILY_EIP_APPLY`).
+pub async fn eips_allocated_today(client: &Client, region: &str) -> Result<i64, String> {
+    use dac_tencentcloud::models::vpc::DescribeAddressQuotaRequest;
+    let quotas = client
+        .describe_address_quota(region, &DescribeAddressQuotaRequest {})
+        .await
+        .map_err(|e| e.to_string())?;
+    quotas
+        .quota_set
+        .iter()
+        .find(|q| q.quota_id.as_deref() == Some("DAILY_EIP_APPLY"))
+        .and_then(|q| q.quota_current)
+        .ok_or_else(|| "no DAILY_EIP_APPLY quota".to_string())
+}

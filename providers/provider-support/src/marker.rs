@@ -1,0 +1,182 @@
+//! The ownership marker every provider writes on what it creates in the cloud (a listener's
+//! name, a DNAT rule's description, an EIP's name), so that a restarted controller adopts what
+//! it created before a crash, never touches what someone else made, and can find orphans.
+//!
+//! Plain form: `dac_<cluster>_<namespace>_<name>`. `_` separates the parts because neither
+//! Kubernetes names nor the cluster id may contain it, so a marker parses back without
+//! ambiguity. An owner that does not fit the field's length limit, or whose name has characters
+//! the field does not take, is written hashed: `dac_<cluster>__<16 hex digits>` (the empty
+//! namespace part marks it). That is still recognisably this cluster's, but its owner cannot be
+//! read back.
+//!
+//! These strings are stored in the cloud: a deployed controller must recognise what an earlier
+//! version wrote, so nothing here may change the bytes a marker is made of.
+
+/// What every marker starts with.
+pub const PREFIX: &str = "dac";
+/// Keeps room within every provider's length limit for a namespace and name of useful length,
+/// and is the same for all of them so that one cluster id works for every provider.
+pub const MAX_CLUSTER_ID_LEN: usize = 20;
+
+/// Whether `id` can be written in a marker: 1-20 of `[A-Za-z0-9-]`.
+pub fn valid_cluster_id(id: &str) -> bool {
+    (1..=MAX_CLUSTER_ID_LEN).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The prefix all of one cluster's markers share: `dac_<cluster>_`.
+pub fn cluster_prefix(cluster: &str) -> String {
+    format!("{PREFIX}_{cluster}_")
+}
+
+/// Which characters the plain form accepts in the owner's namespace and name; an owner with
+/// others is written hashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Charset {
+    /// Lower-case alphanumerics, `-` and `.`: what namespaces and object names are made of.
+    K8sName,
+    /// Lower-case alphanumerics and `-`: a DNS label, for fields that do not take `.`.
+    DnsLabel,
+}
+
+impl Charset {
+    /// Whether `part` is non-empty and made only of this set's characters.
+    pub fn accepts(self, part: &str) -> bool {
+        !part.is_empty()
+            && part.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'-'
+                    || (b == b'.' && self == Charset::K8sName)
+            })
+    }
+}
+
+/// How one cloud field holds markers: its length limit and the characters it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Format {
+    /// The longest plain marker; longer ones are hashed.
+    pub max_len: usize,
+    pub charset: Charset,
+}
+
+/// What a marker says about its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parsed<'a> {
+    /// Not one of this cluster's markers.
+    Foreign,
+    /// This cluster's, for this owner.
+    Owned { namespace: &'a str, name: &'a str },
+    /// This cluster's (the prefix matches), but the owner cannot be read: the hashed form, or a
+    /// marker damaged by hand.
+    OwnedUnknown,
+}
+
+impl Format {
+    /// The marker for the owner `namespace/name` of cluster `cluster`: plain when it fits,
+    /// else [`hashed`].
+    pub fn encode(&self, cluster: &str, namespace: &str, name: &str) -> String {
+        let plain = format!("{}{namespace}_{name}", cluster_prefix(cluster));
+        if plain.len() <= self.max_len
+            && self.charset.accepts(namespace)
+            && self.charset.accepts(name)
+        {
+            plain
+        } else {
+            hashed(cluster, namespace, name)
+        }
+    }
+
+    /// Reads a marker as [`Format::encode`] writes it for `cluster`.
+    pub fn parse<'a>(&self, cluster: &str, marker: &'a str) -> Parsed<'a> {
+        let Some(rest) = marker.strip_prefix(&cluster_prefix(cluster)) else {
+            return Parsed::Foreign;
+        };
+        match rest.split_once('_') {
+            Some((namespace, name))
+                if self.charset.accepts(namespace) && self.charset.accepts(name) =>
+            {
+                Parsed::Owned { namespace, name }
+            }
+            _ => Parsed::OwnedUnknown,
+        }
+    }
+}
+
+/// The hashed form, `dac_<cluster>__<16 hex digits>`. At most 4 + 20 + 2 + 16 = 42 characters,
+/// so it fits every field the providers write markers into.
+pub fn hashed(cluster: &str, namespace: &str, name: &str) -> String {
+    format!("{}_{:016x}", cluster_prefix(cluster), fnv1a(namespace, name))
+}
+
+/// 64-bit FNV-1a of `namespace/name`. Stored in the cloud, so it must never change between
+/// versions or platforms, which rules out std's randomly seeded `DefaultHasher`.
+fn fnv1a(namespace: &str, name: &str) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let bytes = namespace.bytes().chain([b'/']).chain(name.bytes());
+    bytes.fold(OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHORT: Format = Format {
+        max_len: 40,
+        charset: Charset::K8sName,
+    };
+    const LABELS: Format = Format {
+        max_len: 128,
+        charset: Charset::DnsLabel,
+    };
+
+    #[test]
+    fn plain_markers_round_trip() {
+        let m = SHORT.encode("cls-a1b2", "games", "gs-0.tcp");
+        assert_eq!(m, "dac_cls-a1b2_games_gs-0.tcp");
+        assert_eq!(
+            SHORT.parse("cls-a1b2", &m),
+            Parsed::Owned {
+                namespace: "games",
+                name: "gs-0.tcp"
+            }
+        );
+    }
+
+    #[test]
+    fn the_hash_is_the_one_already_in_the_cloud() {
+        // Pinned: markers written by deployed controllers must keep matching.
+        assert_eq!(hashed("c", "ns", "x"), "dac_c__d2f4c0a1a4ac2a9d");
+    }
+
+    #[test]
+    fn too_long_or_odd_owners_are_hashed() {
+        let long = SHORT.encode("c", "ns", &"x".repeat(40));
+        assert!(long.len() <= SHORT.max_len);
+        assert_eq!(long, hashed("c", "ns", &"x".repeat(40)));
+        assert_eq!(SHORT.parse("c", &long), Parsed::OwnedUnknown);
+        let dotted = LABELS.encode("c", "ns", "web.v2");
+        assert_eq!(dotted, hashed("c", "ns", "web.v2"));
+        assert_ne!(dotted, LABELS.encode("c", "ns", "web.v3"));
+    }
+
+    #[test]
+    fn strangers_and_other_clusters_are_foreign() {
+        let m = SHORT.encode("cls-a", "ns", "x");
+        assert_eq!(SHORT.parse("cls-b", &m), Parsed::Foreign);
+        // A cluster id that is a prefix of another must not match it.
+        assert_eq!(SHORT.parse("cls", &m), Parsed::Foreign);
+        assert_eq!(SHORT.parse("cls-a", ""), Parsed::Foreign);
+        assert_eq!(SHORT.parse("cls-a", "dac_cls-a_"), Parsed::OwnedUnknown);
+        assert_eq!(SHORT.parse("cls-a", "dac_cls-a_Up_x"), Parsed::OwnedUnknown);
+    }
+
+    #[test]
+    fn cluster_ids_are_checked() {
+        assert!(valid_cluster_id("cls-Abc123"));
+        assert!(!valid_cluster_id(""));
+        assert!(!valid_cluster_id("a_b"));
+        assert!(!valid_cluster_id(&"c".repeat(MAX_CLUSTER_ID_LEN + 1)));
+    }
+}

@@ -1,0 +1,78 @@
+//! Batched calls that isolate the item the cloud refuses.
+//!
+//! The cloud's batch writes (CreateListener with many ports, Create/Delete of many DNAT rules,
+//! DeleteLoadBalancerListeners) fail as a whole when one item is wrong (its port or slot is
+//! taken, its Pod IP is not in the VPC, it is one beyond the limit). Splitting a refused chunk
+//! in halves until the culprit is alone lets every other item through at a cost of about
+//! 2·log2(n) extra calls per bad item, instead of one call per item for everyone.
+use std::collections::VecDeque;
+use std::future::Future;
+
+/// How a provider reads a refusal. Which errors concern one item only is the provider's to
+/// say: it depends on the API.
+pub trait Refusals<E> {
+    /// Whether the refusal may concern one item only, so that halving the chunk may let the
+    /// others through.
+    fn worth_splitting(&self, err: &E) -> bool;
+
+    /// When not even one more item fits (a quota), the rest of the batch would be refused the
+    /// same way: a copy of `err` to answer one remaining chunk with, without costing it a call.
+    /// Asked once per remaining chunk, because the client's errors are not `Clone`. `None` (the
+    /// default): the remaining chunks are called as usual.
+    fn refusal_for_the_rest(&self, err: &E) -> Option<E> {
+        let _ = err;
+        None
+    }
+}
+
+/// Calls `call` on `items` in chunks of at most `max`; a chunk refused for reasons that may
+/// concern one item only ([`Refusals::worth_splitting`]) is halved and tried again, down to
+/// single items. Returns each final chunk with its outcome, in the items' order.
+///
+/// `call` builds its request from the borrowed chunk before it awaits, so the future it returns
+/// owns what it needs and the chunk need not be cloned.
+pub async fn split_calls<T, R, E, F, Fut>(
+    items: Vec<T>,
+    max: usize,
+    refusals: &impl Refusals<E>,
+    mut call: F,
+) -> Vec<(Vec<T>, Result<R, E>)>
+where
+    E: std::fmt::Display,
+    F: FnMut(&[T]) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+{
+    let mut todo: VecDeque<Vec<T>> = VecDeque::new();
+    let mut rest = items;
+    while rest.len() > max {
+        let tail = rest.split_off(max);
+        todo.push_back(rest);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        todo.push_back(rest);
+    }
+    let mut done = Vec::new();
+    while let Some(mut chunk) = todo.pop_front() {
+        match call(&chunk).await {
+            Err(err) if chunk.len() > 1 && refusals.worth_splitting(&err) => {
+                tracing::debug!(items = chunk.len(), error = %err, "splitting a refused batch");
+                let right = chunk.split_off(chunk.len() / 2);
+                todo.push_front(right);
+                todo.push_front(chunk);
+            }
+            Err(err) => {
+                while !todo.is_empty() {
+                    let Some(same) = refusals.refusal_for_the_rest(&err) else {
+                        break;
+                    };
+                    done.extend(todo.pop_front().map(|rest| (rest, Err(same))));
+                }
+                done.push((chunk, Err(err)));
+            }
+            outcome => done.push((chunk, outcome)),
+        }
+    }
+    done
+}
+
