@@ -2,14 +2,11 @@
 //! others hold), so that every reconcile does not cost a DescribeLoadBalancers and a
 //! DescribeQuota against the per-account rate limits the writes need.
 use std::collections::HashMap;
-use std::hash::Hash;
-use std::sync::Mutex;
-use std::time::Duration;
 
 use dac_provider_api::{ProviderError, Result, reason};
+use dac_provider_support::ttl_cache::TtlCache;
 use dac_tencentcloud::ClbApi;
 use dac_tencentcloud::models::clb;
-use tokio::time::Instant;
 
 use crate::errors::{self, Stage};
 
@@ -17,41 +14,6 @@ use crate::errors::{self, Stage};
 const DEFAULT_LISTENER_QUOTA: u32 = 50;
 /// Load balancer ids per DescribeLoadBalancers call.
 const MAX_DESCRIBE_LB_IDS: usize = 20;
-
-/// A map whose entries expire `ttl` after they were written.
-#[derive(Debug)]
-pub(crate) struct TtlCache<K, V> {
-    ttl: Duration,
-    entries: Mutex<HashMap<K, (Instant, V)>>,
-}
-
-impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The value, unless it is missing or older than the TTL.
-    pub fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, v)| v.clone())
-    }
-
-    pub fn insert(&self, key: K, value: V) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.insert(key, (Instant::now(), value));
-    }
-
-    pub fn remove(&self, key: &K) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.remove(key);
-    }
-}
 
 /// What the provider needs to know about a CLB instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,23 +129,4 @@ pub(crate) async fn listener_quota(
         .unwrap_or(DEFAULT_LISTENER_QUOTA);
     caches.listener_quota.insert(region.to_string(), quota);
     Ok(quota)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn entries_expire_after_the_ttl() {
-        let cache = TtlCache::new(Duration::from_secs(10));
-        cache.insert("lb-1", 3u32);
-        assert_eq!(cache.get(&"lb-1"), Some(3));
-        tokio::time::advance(Duration::from_secs(9)).await;
-        assert_eq!(cache.get(&"lb-1"), Some(3));
-        tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(cache.get(&"lb-1"), None);
-        cache.insert("lb-1", 4);
-        cache.remove(&"lb-1");
-        assert_eq!(cache.get(&"lb-1"), None);
-    }
 }

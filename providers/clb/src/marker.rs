@@ -14,94 +14,32 @@
 //! an unknown owner, and [`crate::ClbProvider`] resolves the hashes of keys it has seen since it
 //! started.
 use dac_provider_api::BindingKey;
+use dac_provider_support::marker::{self as shared, Charset, Format};
 
-/// What every marker starts with.
-pub const PREFIX: &str = "dac";
+pub use shared::{MAX_CLUSTER_ID_LEN, Ownership, PREFIX, cluster_prefix, valid_cluster_id};
+
 /// The cloud's limit on a listener name.
 pub const MAX_NAME_LEN: usize = 80;
-/// Keeps room in the 80 characters for a namespace and name of useful length.
-pub const MAX_CLUSTER_ID_LEN: usize = 20;
 
-/// Whether `id` can be written in a marker: 1-20 of `[A-Za-z0-9-]`.
-pub fn valid_cluster_id(id: &str) -> bool {
-    (1..=MAX_CLUSTER_ID_LEN).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// The prefix all of one cluster's markers share: `dac_<cluster>_`.
-pub fn cluster_prefix(cluster: &str) -> String {
-    format!("{PREFIX}_{cluster}_")
-}
+/// Listener names: up to 80 characters, and the cloud takes the `.` of object names.
+const LISTENER_NAME: Format = Format {
+    max_len: MAX_NAME_LEN,
+    charset: Charset::K8sName,
+};
 
 /// The listener name for the child object `key` of cluster `cluster`.
 pub fn encode(cluster: &str, key: &BindingKey) -> String {
-    let full = format!("{}{}_{}", cluster_prefix(cluster), key.namespace, key.name);
-    if full.len() <= MAX_NAME_LEN && is_k8s_name(&key.namespace) && is_k8s_name(&key.name) {
-        full
-    } else {
-        hashed(cluster, key)
-    }
+    LISTENER_NAME.encode(cluster, &key.namespace, &key.name)
 }
 
 /// The long-key form, `dac_<cluster>__<hash>`.
 pub fn hashed(cluster: &str, key: &BindingKey) -> String {
-    format!("{}_{:016x}", cluster_prefix(cluster), fnv1a(key))
-}
-
-/// What a listener name says about its owner.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Ownership {
-    /// Not one of this cluster's markers: someone else's listener.
-    Foreign,
-    /// Ours, created for this child object.
-    Owned(BindingKey),
-    /// Ours (the cluster prefix matches), but the owner cannot be read from the name: the hashed
-    /// form, or a name damaged by hand.
-    OwnedUnknown,
-}
-
-impl Ownership {
-    pub fn is_ours(&self) -> bool {
-        !matches!(self, Ownership::Foreign)
-    }
+    shared::hashed(cluster, &key.namespace, &key.name)
 }
 
 /// Reads a listener name as written by [`encode`] for `cluster`.
 pub fn parse(cluster: &str, name: &str) -> Ownership {
-    let Some(rest) = name.strip_prefix(&cluster_prefix(cluster)) else {
-        return Ownership::Foreign;
-    };
-    match rest.split_once('_') {
-        Some((namespace, object))
-            if !namespace.is_empty() && is_k8s_name(namespace) && is_k8s_name(object) =>
-        {
-            Ownership::Owned(BindingKey::new(namespace, object))
-        }
-        _ => Ownership::OwnedUnknown,
-    }
-}
-
-/// Lower-case alphanumerics, `-` and `.`: what namespaces and object names are made of.
-fn is_k8s_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-}
-
-/// FNV-1a over `namespace/name`: stable across versions and platforms (unlike std's hasher),
-/// which matters because the hash is stored in the cloud.
-fn fnv1a(key: &BindingKey) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key
-        .namespace
-        .bytes()
-        .chain(std::iter::once(b'/'))
-        .chain(key.name.bytes())
-    {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    LISTENER_NAME.parse(cluster, name).into()
 }
 
 #[cfg(test)]

@@ -2,81 +2,39 @@
 //! say how many writes a binding costs. The counter wraps the [`ClbApi`] the provider uses, so
 //! every call the provider makes is counted once, whatever its outcome (retries inside the
 //! client are not visible here and not counted).
-use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use dac_provider_support::stats::{CallCounter, CallStats, Kind};
 use dac_tencentcloud::models::clb;
 use dac_tencentcloud::{ClbApi, Result};
 use tokio::time::Instant;
 
-/// The actions the provider calls, in a fixed order (an array index each).
-const ACTIONS: [(&str, bool); 15] = [
-    ("CreateListener", true),
-    ("DeleteListener", true),
-    ("DeleteLoadBalancerListeners", true),
-    ("RegisterTargets", true),
-    ("DeregisterTargets", true),
-    ("BatchRegisterTargets", true),
-    ("BatchDeregisterTargets", true),
-    ("CreateLoadBalancer", true),
-    ("DeleteLoadBalancer", true),
-    ("DescribeListeners", false),
-    ("DescribeTargets", false),
-    ("DescribeLoadBalancers", false),
-    ("DescribeQuota", false),
-    ("DescribeTaskStatus", false),
-    // One wait for a task; the polls it makes inside the client are not counted separately.
-    ("WaitClbTask", false),
-];
-
-fn index(action: &str) -> usize {
-    ACTIONS
-        .iter()
-        .position(|(a, _)| *a == action)
-        .expect("every counted action is listed")
-}
-
 /// A snapshot of the calls made so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClbStats {
-    /// Calls that change the cloud, by action (only actions called at least once).
-    pub writes: BTreeMap<String, u64>,
-    /// Calls that only read, by action (only actions called at least once).
-    pub reads: BTreeMap<String, u64>,
+    /// Calls by action, writes and reads apart; also reachable through `Deref`, so that
+    /// `stats.writes` and `stats.writes_of(..)` read as before.
+    pub calls: CallStats,
     /// Batching rounds run by the per-CLB workers.
     pub rounds: u64,
 }
 
+impl Deref for ClbStats {
+    type Target = CallStats;
+
+    fn deref(&self) -> &CallStats {
+        &self.calls
+    }
+}
+
 impl ClbStats {
-    pub fn total_writes(&self) -> u64 {
-        self.writes.values().sum()
-    }
-
-    pub fn total_reads(&self) -> u64 {
-        self.reads.values().sum()
-    }
-
-    pub fn writes_of(&self, action: &str) -> u64 {
-        self.writes.get(action).copied().unwrap_or(0)
-    }
-
-    pub fn reads_of(&self, action: &str) -> u64 {
-        self.reads.get(action).copied().unwrap_or(0)
-    }
-
     /// What happened between `earlier` and `self`.
     pub fn since(&self, earlier: &ClbStats) -> ClbStats {
-        let diff = |now: &BTreeMap<String, u64>, then: &BTreeMap<String, u64>| {
-            now.iter()
-                .map(|(k, v)| (k.clone(), v - then.get(k).copied().unwrap_or(0)))
-                .filter(|(_, v)| *v > 0)
-                .collect()
-        };
         ClbStats {
-            writes: diff(&self.writes, &earlier.writes),
-            reads: diff(&self.reads, &earlier.reads),
+            calls: self.calls.since(&earlier.calls),
             rounds: self.rounds - earlier.rounds,
         }
     }
@@ -84,22 +42,14 @@ impl ClbStats {
 
 impl std::fmt::Display for ClbStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} writes {:?}, {} reads {:?}, {} rounds",
-            self.total_writes(),
-            self.writes,
-            self.total_reads(),
-            self.reads,
-            self.rounds
-        )
+        write!(f, "{}, {} rounds", self.calls, self.rounds)
     }
 }
 
 /// A [`ClbApi`] that counts the calls it passes on.
 pub(crate) struct CountingClbApi {
     inner: Arc<dyn ClbApi>,
-    counts: [AtomicU64; ACTIONS.len()],
+    calls: CallCounter,
     rounds: AtomicU64,
 }
 
@@ -107,13 +57,9 @@ impl CountingClbApi {
     pub fn new(inner: Arc<dyn ClbApi>) -> Self {
         Self {
             inner,
-            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            calls: CallCounter::new(),
             rounds: AtomicU64::new(0),
         }
-    }
-
-    fn count(&self, action: &str) {
-        self.counts[index(action)].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_round(&self) {
@@ -121,33 +67,21 @@ impl CountingClbApi {
     }
 
     pub fn snapshot(&self) -> ClbStats {
-        let mut stats = ClbStats {
+        ClbStats {
+            calls: self.calls.snapshot(),
             rounds: self.rounds.load(Ordering::Relaxed),
-            ..Default::default()
-        };
-        for ((action, write), count) in ACTIONS.iter().zip(&self.counts) {
-            let n = count.load(Ordering::Relaxed);
-            if n > 0 {
-                let map = if *write {
-                    &mut stats.writes
-                } else {
-                    &mut stats.reads
-                };
-                map.insert((*action).to_string(), n);
-            }
         }
-        stats
     }
 }
 
 /// Forwards each method to the wrapped API after counting it under `$action`.
 macro_rules! counted {
-    ($( $method:ident => $action:literal, $req:ty, $resp:ty; )*) => {
+    ($( $method:ident => $action:literal, $kind:expr, $req:ty, $resp:ty; )*) => {
         #[async_trait]
         impl ClbApi for CountingClbApi {
             $(
                 async fn $method(&self, region: &str, req: &$req) -> Result<$resp> {
-                    self.count($action);
+                    self.calls.count($action, $kind);
                     self.inner.$method(region, req).await
                 }
             )*
@@ -158,7 +92,8 @@ macro_rules! counted {
                 request_id: &str,
                 deadline: Instant,
             ) -> Result<clb::DescribeTaskStatusResponse> {
-                self.count("WaitClbTask");
+                // One wait for a task; the polls it makes inside the client are not counted.
+                self.calls.count("WaitClbTask", Kind::Read);
                 self.inner.wait_clb_task(region, request_id, deadline).await
             }
         }
@@ -166,28 +101,28 @@ macro_rules! counted {
 }
 
 counted! {
-    create_listener => "CreateListener", clb::CreateListenerRequest, clb::CreateListenerResponse;
-    delete_listener => "DeleteListener", clb::DeleteListenerRequest, clb::DeleteListenerResponse;
-    delete_load_balancer_listeners => "DeleteLoadBalancerListeners",
+    create_listener => "CreateListener", Kind::Write, clb::CreateListenerRequest, clb::CreateListenerResponse;
+    delete_listener => "DeleteListener", Kind::Write, clb::DeleteListenerRequest, clb::DeleteListenerResponse;
+    delete_load_balancer_listeners => "DeleteLoadBalancerListeners", Kind::Write,
         clb::DeleteLoadBalancerListenersRequest, clb::DeleteLoadBalancerListenersResponse;
-    describe_listeners => "DescribeListeners",
+    describe_listeners => "DescribeListeners", Kind::Read,
         clb::DescribeListenersRequest, clb::DescribeListenersResponse;
-    register_targets => "RegisterTargets", clb::RegisterTargetsRequest, clb::RegisterTargetsResponse;
-    deregister_targets => "DeregisterTargets",
+    register_targets => "RegisterTargets", Kind::Write, clb::RegisterTargetsRequest, clb::RegisterTargetsResponse;
+    deregister_targets => "DeregisterTargets", Kind::Write,
         clb::DeregisterTargetsRequest, clb::DeregisterTargetsResponse;
-    batch_register_targets => "BatchRegisterTargets",
+    batch_register_targets => "BatchRegisterTargets", Kind::Write,
         clb::BatchRegisterTargetsRequest, clb::BatchRegisterTargetsResponse;
-    batch_deregister_targets => "BatchDeregisterTargets",
+    batch_deregister_targets => "BatchDeregisterTargets", Kind::Write,
         clb::BatchDeregisterTargetsRequest, clb::BatchDeregisterTargetsResponse;
-    describe_targets => "DescribeTargets", clb::DescribeTargetsRequest, clb::DescribeTargetsResponse;
-    describe_load_balancers => "DescribeLoadBalancers",
+    describe_targets => "DescribeTargets", Kind::Read, clb::DescribeTargetsRequest, clb::DescribeTargetsResponse;
+    describe_load_balancers => "DescribeLoadBalancers", Kind::Read,
         clb::DescribeLoadBalancersRequest, clb::DescribeLoadBalancersResponse;
-    create_load_balancer => "CreateLoadBalancer",
+    create_load_balancer => "CreateLoadBalancer", Kind::Write,
         clb::CreateLoadBalancerRequest, clb::CreateLoadBalancerResponse;
-    delete_load_balancer => "DeleteLoadBalancer",
+    delete_load_balancer => "DeleteLoadBalancer", Kind::Write,
         clb::DeleteLoadBalancerRequest, clb::DeleteLoadBalancerResponse;
-    describe_quota => "DescribeQuota", clb::DescribeQuotaRequest, clb::DescribeQuotaResponse;
-    describe_task_status => "DescribeTaskStatus",
+    describe_quota => "DescribeQuota", Kind::Read, clb::DescribeQuotaRequest, clb::DescribeQuotaResponse;
+    describe_task_status => "DescribeTaskStatus", Kind::Read,
         clb::DescribeTaskStatusRequest, clb::DescribeTaskStatusResponse;
 }
 

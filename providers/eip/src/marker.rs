@@ -19,12 +19,17 @@
 //! the parts because no Kubernetes name or cluster id can contain it.
 use std::fmt;
 
-/// What every marker starts with.
-pub const PREFIX: &str = "dac";
+use dac_provider_support::marker::{self as shared, Charset, Format, Parsed};
+
+pub use shared::{MAX_CLUSTER_ID_LEN, PREFIX, cluster_prefix, valid_cluster_id};
+
 /// The cloud's limit on an EIP name.
 pub const MAX_NAME_LEN: usize = 128;
-/// The same bound as the other providers' markers, so one cluster id works for all of them.
-pub const MAX_CLUSTER_ID_LEN: usize = 20;
+/// EIP names: up to 128 characters, and no `.` (Pod names with one are hashed).
+const ADDRESS_NAME: Format = Format {
+    max_len: MAX_NAME_LEN,
+    charset: Charset::DnsLabel,
+};
 /// The last part of a pool EIP's name.
 const POOL: &str = "pool";
 
@@ -50,17 +55,6 @@ impl fmt::Display for PodKey {
     }
 }
 
-/// Whether `id` can be written in a marker: 1-20 of `[A-Za-z0-9-]`.
-pub fn valid_cluster_id(id: &str) -> bool {
-    (1..=MAX_CLUSTER_ID_LEN).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// `dac_<cluster>_`: what all of one cluster's EIP names start with.
-pub fn cluster_prefix(cluster: &str) -> String {
-    format!("{PREFIX}_{cluster}_")
-}
-
 /// The name of a pool EIP of `cluster`.
 pub fn pool(cluster: &str) -> String {
     format!("{}{POOL}", cluster_prefix(cluster))
@@ -68,12 +62,7 @@ pub fn pool(cluster: &str) -> String {
 
 /// The name of an EIP allocated for `pod`.
 pub fn for_pod(cluster: &str, pod: &PodKey) -> String {
-    let plain = format!("{}{}_{}", cluster_prefix(cluster), pod.namespace, pod.name);
-    if plain.len() <= MAX_NAME_LEN && fits(&pod.namespace) && fits(&pod.name) {
-        plain
-    } else {
-        format!("{}_{:016x}", cluster_prefix(cluster), fnv1a(pod))
-    }
+    ADDRESS_NAME.encode(cluster, &pod.namespace, &pod.name)
 }
 
 /// What an EIP's name says.
@@ -97,35 +86,15 @@ impl Origin {
 
 /// Reads an EIP name as [`pool`] and [`for_pod`] write it for `cluster`.
 pub fn parse(cluster: &str, name: &str) -> Origin {
-    let Some(rest) = name.strip_prefix(&cluster_prefix(cluster)) else {
-        return Origin::Foreign;
-    };
-    if rest == POOL {
+    // Checked first: `dac_<cluster>_pool` has no second `_`, so it would read as damaged.
+    if name == pool(cluster) {
         return Origin::Pool;
     }
-    match rest.split_once('_') {
-        Some((namespace, pod)) if fits(namespace) && fits(pod) => {
-            Origin::Pod(PodKey::new(namespace, pod))
-        }
-        _ => Origin::Unknown,
+    match ADDRESS_NAME.parse(cluster, name) {
+        Parsed::Foreign => Origin::Foreign,
+        Parsed::Owned { namespace, name } => Origin::Pod(PodKey::new(namespace, name)),
+        Parsed::OwnedUnknown => Origin::Unknown,
     }
-}
-
-/// Lower-case letters, digits and `-`: a DNS label, and allowed in an EIP name.
-fn fits(part: &str) -> bool {
-    !part.is_empty()
-        && part
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// FNV-1a (64 bit) of `namespace/name`. Stored in the cloud, so it must not change between
-/// versions or platforms, which rules out std's randomly seeded hasher.
-fn fnv1a(pod: &PodKey) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let bytes = pod.namespace.bytes().chain([b'/']).chain(pod.name.bytes());
-    bytes.fold(OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
 #[cfg(test)]

@@ -2,11 +2,12 @@
 //! what a Pod's address costs: writes by action, reads by action, and EIPs allocated and
 //! released (the daily allocation limit counts EIPs, not calls). The counter wraps the
 //! [`VpcApi`] the provider uses; the client's own retries inside one call are not visible here.
-use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use dac_provider_support::stats::{CallCounter, CallStats, Kind};
 use dac_tencentcloud::models::vpc;
 use dac_tencentcloud::{Result, VpcApi};
 use tokio::time::Instant;
@@ -14,44 +15,28 @@ use tokio::time::Instant;
 /// A snapshot of the calls made so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EipStats {
-    /// Calls that change the cloud, by action (actions called at least once).
-    pub writes: BTreeMap<String, u64>,
-    /// Calls that only read, by action; `WaitVpcTask` is one wait, however often it polled.
-    pub reads: BTreeMap<String, u64>,
+    /// Calls by action, writes and reads apart (`WaitVpcTask` is one wait, however often it
+    /// polled); also reachable through `Deref`, so that `stats.writes_of(..)` reads as before.
+    pub calls: CallStats,
     /// EIPs that AllocateAddresses answered with.
     pub addresses_allocated: u64,
     /// EIPs that ReleaseAddresses accepted.
     pub addresses_released: u64,
 }
 
+impl Deref for EipStats {
+    type Target = CallStats;
+
+    fn deref(&self) -> &CallStats {
+        &self.calls
+    }
+}
+
 impl EipStats {
-    pub fn total_writes(&self) -> u64 {
-        self.writes.values().sum()
-    }
-
-    pub fn total_reads(&self) -> u64 {
-        self.reads.values().sum()
-    }
-
-    pub fn writes_of(&self, action: &str) -> u64 {
-        self.writes.get(action).copied().unwrap_or(0)
-    }
-
-    pub fn reads_of(&self, action: &str) -> u64 {
-        self.reads.get(action).copied().unwrap_or(0)
-    }
-
     /// What happened between `earlier` and `self`.
     pub fn since(&self, earlier: &EipStats) -> EipStats {
-        let diff = |now: &BTreeMap<String, u64>, then: &BTreeMap<String, u64>| {
-            now.iter()
-                .map(|(k, v)| (k.clone(), v - then.get(k).copied().unwrap_or(0)))
-                .filter(|(_, v)| *v > 0)
-                .collect()
-        };
         EipStats {
-            writes: diff(&self.writes, &earlier.writes),
-            reads: diff(&self.reads, &earlier.reads),
+            calls: self.calls.since(&earlier.calls),
             addresses_allocated: self.addresses_allocated - earlier.addresses_allocated,
             addresses_released: self.addresses_released - earlier.addresses_released,
         }
@@ -62,27 +47,16 @@ impl std::fmt::Display for EipStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} writes {:?}, {} reads {:?}, {} EIPs allocated, {} released",
-            self.total_writes(),
-            self.writes,
-            self.total_reads(),
-            self.reads,
-            self.addresses_allocated,
-            self.addresses_released
+            "{}, {} EIPs allocated, {} released",
+            self.calls, self.addresses_allocated, self.addresses_released
         )
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Write,
-    Read,
 }
 
 /// A [`VpcApi`] that counts what it passes on.
 pub(crate) struct CountingVpcApi {
     inner: Arc<dyn VpcApi>,
-    calls: Mutex<BTreeMap<&'static str, (Kind, u64)>>,
+    calls: CallCounter,
     allocated: AtomicU64,
     released: AtomicU64,
 }
@@ -91,29 +65,19 @@ impl CountingVpcApi {
     pub fn new(inner: Arc<dyn VpcApi>) -> Self {
         Self {
             inner,
-            calls: Mutex::new(BTreeMap::new()),
+            calls: CallCounter::new(),
             allocated: AtomicU64::new(0),
             released: AtomicU64::new(0),
         }
     }
 
     fn count(&self, action: &'static str, kind: Kind) {
-        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        calls.entry(action).or_insert((kind, 0)).1 += 1;
+        self.calls.count(action, kind);
     }
 
     pub fn snapshot(&self) -> EipStats {
-        let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        let pick = |wanted: Kind| {
-            calls
-                .iter()
-                .filter(|(_, (kind, _))| *kind == wanted)
-                .map(|(action, (_, n))| ((*action).to_string(), *n))
-                .collect()
-        };
         EipStats {
-            writes: pick(Kind::Write),
-            reads: pick(Kind::Read),
+            calls: self.calls.snapshot(),
             addresses_allocated: self.allocated.load(Ordering::Relaxed),
             addresses_released: self.released.load(Ordering::Relaxed),
         }

@@ -2,9 +2,9 @@
 use std::collections::HashMap;
 
 use dac_provider_api::Result;
+use dac_provider_support::ttl_cache::TtlCache;
 use dac_tencentcloud::models::vpc;
 
-use crate::cache::TtlCache;
 use crate::config::NatgwProviderConfig;
 use crate::errors::{self, Stage};
 use crate::marker;

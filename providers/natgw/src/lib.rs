@@ -51,7 +51,6 @@
 #![deny(warnings, rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
-mod cache;
 mod config;
 mod errors;
 mod gateways;

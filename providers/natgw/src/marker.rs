@@ -13,37 +13,27 @@
 //! does not fit is written as `dac_<cluster>__<16 hex digits>` (a hash of the key; the empty
 //! namespace part marks it): still recognisably ours, but its owner cannot be read back.
 use dac_provider_api::BindingKey;
+use dac_provider_support::marker::{self as shared, Charset, Format};
 
-/// What every marker starts with (shared with the clb provider's listener names).
-pub const PREFIX: &str = "dac";
+pub use shared::{MAX_CLUSTER_ID_LEN, Ownership, PREFIX, valid_cluster_id};
+
 /// See the module documentation for where 60 comes from.
 pub const MAX_DESCRIPTION_LEN: usize = 60;
-/// Keeps room in 60 characters for a useful namespace and name.
-pub const MAX_CLUSTER_ID_LEN: usize = 20;
 
-/// Whether `id` can be written in a marker: 1-20 of `[A-Za-z0-9-]`.
-pub fn valid_cluster_id(id: &str) -> bool {
-    (1..=MAX_CLUSTER_ID_LEN).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-fn cluster_prefix(cluster: &str) -> String {
-    format!("{PREFIX}_{cluster}_")
-}
+/// Rule descriptions: up to 60 characters; the `.` of object names is kept.
+const DESCRIPTION: Format = Format {
+    max_len: MAX_DESCRIPTION_LEN,
+    charset: Charset::K8sName,
+};
 
 /// The description for the rule of child object `key` in cluster `cluster`.
 pub fn encode(cluster: &str, key: &BindingKey) -> String {
-    let full = format!("{}{}_{}", cluster_prefix(cluster), key.namespace, key.name);
-    if full.len() <= MAX_DESCRIPTION_LEN && is_k8s_name(&key.namespace) && is_k8s_name(&key.name) {
-        full
-    } else {
-        hashed(cluster, key)
-    }
+    DESCRIPTION.encode(cluster, &key.namespace, &key.name)
 }
 
 /// The long-key form.
 fn hashed(cluster: &str, key: &BindingKey) -> String {
-    format!("{}_{:016x}", cluster_prefix(cluster), fnv1a(key))
+    shared::hashed(cluster, &key.namespace, &key.name)
 }
 
 /// Whether `description` marks the rule of `key`, in either form: a key's form only changes
@@ -52,51 +42,9 @@ pub fn marks(cluster: &str, key: &BindingKey, description: &str) -> bool {
     description == encode(cluster, key) || description == hashed(cluster, key)
 }
 
-/// What a rule's description says about its owner.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Ownership {
-    /// Not one of this cluster's markers: someone else's rule.
-    Foreign,
-    /// Ours, created for this child object.
-    Owned(BindingKey),
-    /// Ours (the cluster prefix matches), but the owner cannot be read: the hashed form, or a
-    /// description damaged by hand.
-    OwnedUnknown,
-}
-
-impl Ownership {
-    pub fn is_ours(&self) -> bool {
-        !matches!(self, Ownership::Foreign)
-    }
-}
-
 /// Reads a description as written by [`encode`] for `cluster`.
 pub fn parse(cluster: &str, description: &str) -> Ownership {
-    let Some(rest) = description.strip_prefix(&cluster_prefix(cluster)) else {
-        return Ownership::Foreign;
-    };
-    match rest.split_once('_') {
-        Some((namespace, name)) if is_k8s_name(namespace) && is_k8s_name(name) => {
-            Ownership::Owned(BindingKey::new(namespace, name))
-        }
-        _ => Ownership::OwnedUnknown,
-    }
-}
-
-/// Lower-case alphanumerics, `-` and `.`: what namespaces and object names are made of.
-fn is_k8s_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-}
-
-/// 64-bit FNV-1a of `namespace/name`. Stored in the cloud, so it must never change between
-/// versions or platforms, which rules out std's `DefaultHasher`.
-fn fnv1a(key: &BindingKey) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0100_0000_01b3;
-    let bytes = key.namespace.bytes().chain([b'/']).chain(key.name.bytes());
-    bytes.fold(OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+    DESCRIPTION.parse(cluster, description).into()
 }
 
 #[cfg(test)]

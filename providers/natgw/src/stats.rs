@@ -1,48 +1,15 @@
 //! Counts of cloud calls by action, so that tests, benchmarks and metrics can say how many writes
 //! a binding costs. Every call the provider makes goes through [`CountingVpc`] and is counted
 //! once whatever its outcome (the client's own retries are below it and not counted).
-use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use dac_provider_support::stats::{CallCounter, CallStats, Kind};
 use dac_tencentcloud::models::vpc;
 use dac_tencentcloud::{Result, VpcApi};
 
-/// The actions the provider calls. The discriminant indexes the counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Action {
-    Create,
-    Delete,
-    Modify,
-    DescribeRules,
-    DescribeGateways,
-}
-
-impl Action {
-    const ALL: [Action; 5] = [
-        Action::Create,
-        Action::Delete,
-        Action::Modify,
-        Action::DescribeRules,
-        Action::DescribeGateways,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Action::Create => action::CREATE,
-            Action::Delete => action::DELETE,
-            Action::Modify => action::MODIFY,
-            Action::DescribeRules => action::DESCRIBE_RULES,
-            Action::DescribeGateways => action::DESCRIBE_GATEWAYS,
-        }
-    }
-
-    fn is_write(self) -> bool {
-        matches!(self, Action::Create | Action::Delete | Action::Modify)
-    }
-}
-
-/// The action names, for [`NatgwStats::writes_of`].
+/// The action names, for [`NatgwStats::writes_of`](CallStats::writes_of).
 pub mod action {
     pub const CREATE: &str = "CreateNatGatewayDestinationIpPortTranslationNatRule";
     pub const DELETE: &str = "DeleteNatGatewayDestinationIpPortTranslationNatRule";
@@ -54,47 +21,26 @@ pub mod action {
 /// A snapshot of the calls made so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NatgwStats {
-    /// Calls that change the cloud, by action (only actions called at least once).
-    pub writes: BTreeMap<String, u64>,
-    /// Calls that only read, by action (only actions called at least once).
-    pub reads: BTreeMap<String, u64>,
+    /// Calls by action, writes and reads apart; also reachable through `Deref`, so that
+    /// `stats.writes` and `stats.writes_of(..)` read as before.
+    pub calls: CallStats,
     /// Batching rounds run by the per-gateway workers.
     pub rounds: u64,
 }
 
+impl Deref for NatgwStats {
+    type Target = CallStats;
+
+    fn deref(&self) -> &CallStats {
+        &self.calls
+    }
+}
+
 impl NatgwStats {
-    pub fn total_writes(&self) -> u64 {
-        self.writes.values().sum()
-    }
-
-    pub fn total_reads(&self) -> u64 {
-        self.reads.values().sum()
-    }
-
-    pub fn writes_of(&self, action: &str) -> u64 {
-        self.writes.get(action).copied().unwrap_or(0)
-    }
-
-    pub fn reads_of(&self, action: &str) -> u64 {
-        self.reads.get(action).copied().unwrap_or(0)
-    }
-
     /// What happened between `earlier` and `self`.
     pub fn since(&self, earlier: &NatgwStats) -> NatgwStats {
-        fn minus(
-            now: &BTreeMap<String, u64>,
-            then: &BTreeMap<String, u64>,
-        ) -> BTreeMap<String, u64> {
-            now.iter()
-                .filter_map(|(k, v)| {
-                    let d = v.saturating_sub(then.get(k).copied().unwrap_or(0));
-                    (d > 0).then(|| (k.clone(), d))
-                })
-                .collect()
-        }
         NatgwStats {
-            writes: minus(&self.writes, &earlier.writes),
-            reads: minus(&self.reads, &earlier.reads),
+            calls: self.calls.since(&earlier.calls),
             rounds: self.rounds.saturating_sub(earlier.rounds),
         }
     }
@@ -102,15 +48,7 @@ impl NatgwStats {
 
 impl std::fmt::Display for NatgwStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} writes {:?}, {} reads {:?}, {} rounds",
-            self.total_writes(),
-            self.writes,
-            self.total_reads(),
-            self.reads,
-            self.rounds
-        )
+        write!(f, "{}, {} rounds", self.calls, self.rounds)
     }
 }
 
@@ -118,7 +56,7 @@ impl std::fmt::Display for NatgwStats {
 /// with the rest of [`VpcApi`].
 pub(crate) struct CountingVpc {
     inner: Arc<dyn VpcApi>,
-    counts: [AtomicU64; Action::ALL.len()],
+    calls: CallCounter,
     rounds: AtomicU64,
 }
 
@@ -126,13 +64,9 @@ impl CountingVpc {
     pub fn new(inner: Arc<dyn VpcApi>) -> Self {
         Self {
             inner,
-            counts: Default::default(),
+            calls: CallCounter::new(),
             rounds: AtomicU64::new(0),
         }
-    }
-
-    fn count(&self, action: Action) {
-        self.counts[action as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_round(&self) {
@@ -140,23 +74,10 @@ impl CountingVpc {
     }
 
     pub fn snapshot(&self) -> NatgwStats {
-        let mut stats = NatgwStats {
+        NatgwStats {
+            calls: self.calls.snapshot(),
             rounds: self.rounds.load(Ordering::Relaxed),
-            ..Default::default()
-        };
-        for action in Action::ALL {
-            let n = self.counts[action as usize].load(Ordering::Relaxed);
-            if n == 0 {
-                continue;
-            }
-            let map = if action.is_write() {
-                &mut stats.writes
-            } else {
-                &mut stats.reads
-            };
-            map.insert(action.name().to_string(), n);
         }
-        stats
     }
 
     pub async fn create_rules(
@@ -164,7 +85,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleRequest,
     ) -> Result<()> {
-        self.count(Action::Create);
+        self.calls.count(action::CREATE, Kind::Write);
         self.inner
             .create_nat_gateway_destination_ip_port_translation_nat_rule(region, req)
             .await
@@ -176,7 +97,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::DeleteNatGatewayDestinationIpPortTranslationNatRuleRequest,
     ) -> Result<()> {
-        self.count(Action::Delete);
+        self.calls.count(action::DELETE, Kind::Write);
         self.inner
             .delete_nat_gateway_destination_ip_port_translation_nat_rule(region, req)
             .await
@@ -188,7 +109,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::ModifyNatGatewayDestinationIpPortTranslationNatRuleRequest,
     ) -> Result<()> {
-        self.count(Action::Modify);
+        self.calls.count(action::MODIFY, Kind::Write);
         self.inner
             .modify_nat_gateway_destination_ip_port_translation_nat_rule(region, req)
             .await
@@ -200,7 +121,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesRequest,
     ) -> Result<vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesResponse> {
-        self.count(Action::DescribeRules);
+        self.calls.count(action::DESCRIBE_RULES, Kind::Read);
         self.inner
             .describe_nat_gateway_destination_ip_port_translation_nat_rules(region, req)
             .await
@@ -211,7 +132,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::DescribeNatGatewaysRequest,
     ) -> Result<vpc::DescribeNatGatewaysResponse> {
-        self.count(Action::DescribeGateways);
+        self.calls.count(action::DESCRIBE_GATEWAYS, Kind::Read);
         self.inner.describe_nat_gateways(region, req).await
     }
 }

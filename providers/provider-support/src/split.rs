@@ -76,3 +76,93 @@ where
     done
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `"bad"` may concern one item; `"full"` also refuses everything after it.
+    struct Test;
+
+    impl Refusals<&'static str> for Test {
+        fn worth_splitting(&self, err: &&'static str) -> bool {
+            *err == "bad" || *err == "full"
+        }
+
+        fn refusal_for_the_rest(&self, err: &&'static str) -> Option<&'static str> {
+            (*err == "full").then_some("full")
+        }
+    }
+
+    /// Never refuses the rest: the default.
+    struct SplitOnly;
+
+    impl Refusals<&'static str> for SplitOnly {
+        fn worth_splitting(&self, err: &&'static str) -> bool {
+            *err == "bad"
+        }
+    }
+
+    #[tokio::test]
+    async fn isolates_the_refused_item_and_keeps_order() {
+        let mut calls: Vec<Vec<u32>> = Vec::new();
+        let out = split_calls((1..=10).collect(), 4, &SplitOnly, |chunk: &[u32]| {
+            calls.push(chunk.to_vec());
+            let bad = chunk.contains(&6);
+            async move { if bad { Err("bad") } else { Ok(()) } }
+        })
+        .await;
+        let order: Vec<u32> = out.iter().flat_map(|(c, _)| c.clone()).collect();
+        assert_eq!(order, (1..=10).collect::<Vec<_>>());
+        let failed: Vec<&Vec<u32>> = out
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(c, _)| c)
+            .collect();
+        assert_eq!(failed, [&vec![6]]);
+        // [1-4], [5-8] refused, [5,6] refused, [5], [6], [7,8], [9,10].
+        assert_eq!(calls.len(), 7, "{calls:?}");
+    }
+
+    #[tokio::test]
+    async fn once_one_item_is_over_the_limit_the_rest_are_too() {
+        let mut calls = 0;
+        let mut used = 0;
+        let out = split_calls((1..=8).collect(), 100, &Test, |chunk: &[u32]| {
+            calls += 1;
+            let fits = used + chunk.len() <= 5;
+            if fits {
+                used += chunk.len();
+            }
+            async move { if fits { Ok(()) } else { Err("full") } }
+        })
+        .await;
+        let ok: Vec<u32> = out
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .flat_map(|(c, _)| c.clone())
+            .collect();
+        assert_eq!(ok, [1, 2, 3, 4, 5]);
+        let refused: Vec<u32> = out
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .flat_map(|(c, _)| c.clone())
+            .collect();
+        // The rest first, then the chunk that was refused.
+        assert_eq!(refused, [7, 8, 6]);
+        // [1-8], [1-4], [5-8], [5,6], [5], [6]; then [7,8] without a call.
+        assert_eq!(calls, 6);
+    }
+
+    #[tokio::test]
+    async fn does_not_split_what_concerns_everyone() {
+        let mut n = 0;
+        let out = split_calls((1..=10).collect::<Vec<u32>>(), 100, &Test, |_: &[u32]| {
+            n += 1;
+            async { Err::<(), _>("gone") }
+        })
+        .await;
+        assert_eq!(n, 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0.len(), 10);
+    }
+}

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use dac_provider_api::{BindingState, Protocol, ProviderError, Result};
+use dac_provider_support::split::{Refusals, split_calls};
 use dac_tencentcloud::models::clb;
 use dac_tencentcloud::{ClbApi, Error};
 use tokio::time::Instant;
@@ -125,9 +126,21 @@ async fn describe_listeners(
     Ok(listeners)
 }
 
+/// What may concern one item of a batch: see [`errors::worth_splitting`]. Unlike natgw, a
+/// refusal never answers the rest of a batch without a call: creates beyond the listener quota
+/// are already trimmed off before the calls ([`trim_to_quota`]).
+struct ClbRefusals;
+
+impl Refusals<Error> for ClbRefusals {
+    fn worth_splitting(&self, err: &Error) -> bool {
+        errors::worth_splitting(err)
+    }
+}
+
 /// Calls `call` on `items` in chunks of at most `max`; a chunk the cloud refuses for reasons
 /// that may concern one item only ([`errors::worth_splitting`]) is split in halves and tried
-/// again, down to single items. Returns each final chunk with its outcome, in order.
+/// again, down to single items ([`split_calls`]). Returns each final chunk with its outcome, in
+/// order.
 //
 // The chunk is passed by value (a clone) rather than by reference so that the futures stay
 // `Send` without higher-ranked lifetimes, which async closures cannot promise yet.
@@ -141,27 +154,7 @@ where
     F: FnMut(Vec<T>) -> Fut,
     Fut: Future<Output = std::result::Result<R, Error>>,
 {
-    let mut stack: Vec<Vec<T>> = Vec::new();
-    let mut rest = items;
-    while !rest.is_empty() {
-        let tail = rest.split_off(rest.len().min(max));
-        stack.push(rest);
-        rest = tail;
-    }
-    stack.reverse();
-    let mut out = Vec::new();
-    while let Some(mut chunk) = stack.pop() {
-        match call(chunk.clone()).await {
-            Err(err) if chunk.len() > 1 && errors::worth_splitting(&err) => {
-                tracing::debug!(items = chunk.len(), error = %err, "splitting a refused batch");
-                let right = chunk.split_off(chunk.len() / 2);
-                stack.push(right);
-                stack.push(chunk);
-            }
-            outcome => out.push((chunk, outcome)),
-        }
-    }
-    out
+    split_calls(items, max, &ClbRefusals, |chunk: &[T]| call(chunk.to_vec())).await
 }
 
 /// Deletes what the releases own; answers them; returns the ids that are gone.

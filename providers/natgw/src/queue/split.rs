@@ -3,60 +3,48 @@
 //! Create/Delete take an array of rules and fail as a whole when one rule is wrong (its slot is
 //! taken, its Pod IP is not in the VPC, it is one rule beyond the limit). Splitting a refused
 //! chunk in halves until the culprit is alone lets every other rule through at a cost of about
-//! 2·log2(n) extra calls per bad rule, instead of one call per rule for everyone.
-use std::collections::VecDeque;
+//! 2·log2(n) extra calls per bad rule, instead of one call per rule for everyone. The splitting is shared with the clb provider
+//! ([`dac_provider_support::split`]); which refusals are worth splitting, and that the rule
+//! limit refuses the rest, is the VPC API's and stays here.
 use std::future::Future;
 
+use dac_provider_support::split::{self, Refusals};
 use dac_tencentcloud::Error;
 
 use crate::errors;
 
+/// How the VPC API's refusals of a batch of DNAT rules read.
+struct NatgwRefusals;
+
+impl Refusals<Error> for NatgwRefusals {
+    fn worth_splitting(&self, err: &Error) -> bool {
+        errors::worth_splitting(err)
+    }
+
+    /// Not even one more rule fits: the rest of the batch would be refused the same way, so it
+    /// gets the same answer without costing a call each.
+    fn refusal_for_the_rest(&self, err: &Error) -> Option<Error> {
+        errors::is_limit(err).then(|| errors::same_error(err))
+    }
+}
+
 /// Calls `call` on `items` in chunks of at most `max`; a chunk refused for reasons that may
 /// concern one item only ([`errors::worth_splitting`]) is halved and tried again, down to
-/// single items. Returns each final chunk with its outcome, in the items' order.
+/// single items; once the rule limit refuses one, the rest get the same error without a call.
+/// Returns each final chunk with its outcome.
 ///
 /// `call` builds its request from the borrowed chunk before it awaits, so the future it returns
 /// owns what it needs and the chunk need not be cloned.
 pub(crate) async fn split_calls<T, F, Fut>(
     items: Vec<T>,
     max: usize,
-    mut call: F,
+    call: F,
 ) -> Vec<(Vec<T>, Result<(), Error>)>
 where
     F: FnMut(&[T]) -> Fut,
     Fut: Future<Output = Result<(), Error>>,
 {
-    let mut todo: VecDeque<Vec<T>> = VecDeque::new();
-    let mut rest = items;
-    while rest.len() > max {
-        let tail = rest.split_off(max);
-        todo.push_back(rest);
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        todo.push_back(rest);
-    }
-    let mut done = Vec::new();
-    while let Some(mut chunk) = todo.pop_front() {
-        match call(&chunk).await {
-            Err(err) if chunk.len() > 1 && errors::worth_splitting(&err) => {
-                tracing::debug!(items = chunk.len(), error = %err, "splitting a refused batch");
-                let right = chunk.split_off(chunk.len() / 2);
-                todo.push_front(right);
-                todo.push_front(chunk);
-            }
-            // Not even one more item fits: the rest of the batch would be refused the same
-            // way, so it gets the same answer without costing a call each.
-            Err(err) if errors::is_limit(&err) => {
-                for rest in todo.drain(..) {
-                    done.push((rest, Err(errors::same_error(&err))));
-                }
-                done.push((chunk, Err(err)));
-            }
-            outcome => done.push((chunk, outcome)),
-        }
-    }
-    done
+    split::split_calls(items, max, &NatgwRefusals, call).await
 }
 
 #[cfg(test)]
