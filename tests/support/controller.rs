@@ -150,6 +150,8 @@ pub struct ControllerProcess {
     command: Vec<String>,
     envs: Vec<(String, String)>,
     pub log: PathBuf,
+    /// Where `/metrics` is served.
+    pub metrics_port: u16,
 }
 
 impl ControllerProcess {
@@ -164,6 +166,12 @@ impl ControllerProcess {
         let config_path = dir.join("config.yaml");
         std::fs::write(&config_path, config).unwrap();
         let kubeconfig = controller_kubeconfig(client, dir).await;
+        // A free port now; the controller binds it a moment later (and keeps it across restarts).
+        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let command = vec![
             binary.to_string(),
             "--config".into(),
@@ -171,7 +179,7 @@ impl ControllerProcess {
             "--namespace".into(),
             namespace.to_string(),
             "--listen".into(),
-            "127.0.0.1:0".into(),
+            format!("127.0.0.1:{metrics_port}"),
         ];
         let envs = vec![
             ("KUBECONFIG".to_string(), kubeconfig.display().to_string()),
@@ -193,6 +201,7 @@ impl ControllerProcess {
             command,
             envs,
             log: dir.join("controller.log"),
+            metrics_port,
         };
         process.spawn();
         process
@@ -225,6 +234,54 @@ impl ControllerProcess {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+
+    /// The controller's `/metrics` text (empty while it is not serving).
+    pub async fn metrics(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).await
+        else {
+            return String::new();
+        };
+        // HTTP/1.0: the answer comes whole, not chunked.
+        let request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        let mut response = String::new();
+        if stream.write_all(request.as_bytes()).await.is_err()
+            || stream.read_to_string(&mut response).await.is_err()
+        {
+            return String::new();
+        }
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Cloud write calls so far (retries included), from `/metrics`.
+    pub async fn cloud_writes(&self) -> u64 {
+        const WRITES: [&str; 10] = [
+            "Create",
+            "Delete",
+            "Modify",
+            "Register",
+            "Deregister",
+            "Batch",
+            "Allocate",
+            "Associate",
+            "Disassociate",
+            "Release",
+        ];
+        self.metrics()
+            .await
+            .lines()
+            .filter(|line| line.starts_with("dedicated_address_cloud_calls_total{"))
+            .filter(|line| {
+                WRITES
+                    .iter()
+                    .any(|w| line.contains(&format!("action=\"{w}")))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
     }
 
     /// The last lines of the controller's log, for failure messages.

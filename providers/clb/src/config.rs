@@ -1,6 +1,7 @@
 //! The provider's configuration, as it appears in the controller's config file (camelCase).
 use std::time::Duration;
 
+use dac_provider_support::config::{OutOfRange, within};
 use serde::{Deserialize, Serialize};
 
 use crate::marker;
@@ -68,13 +69,10 @@ pub enum ConfigError {
     MissingRegion,
     #[error("providers.clb.clusterId {0:?} must be 1-{max} of [A-Za-z0-9-]", max = marker::MAX_CLUSTER_ID_LEN)]
     InvalidClusterId(String),
-    #[error("providers.clb.{field} is {value}; it must be within {min}..={max}")]
-    OutOfRange {
-        field: &'static str,
-        value: u64,
-        min: u64,
-        max: u64,
-    },
+    /// A numeric setting out of range; the message reads as before the check was shared:
+    /// `providers.clb.<field> is <value>; it must be within <min>..=<max>`.
+    #[error("providers.clb.{0}")]
+    OutOfRange(#[from] OutOfRange),
 }
 
 impl ClbProviderConfig {
@@ -86,29 +84,17 @@ impl ClbProviderConfig {
         if !marker::valid_cluster_id(&self.cluster_id) {
             return Err(ConfigError::InvalidClusterId(self.cluster_id.clone()));
         }
-        let range = |field, value: u64, min, max| {
-            if (min..=max).contains(&value) {
-                Ok(())
-            } else {
-                Err(ConfigError::OutOfRange {
-                    field,
-                    value,
-                    min,
-                    max,
-                })
-            }
-        };
-        range("batchWindowMs", self.batch_window_ms, 0, 10_000)?;
-        range("maxBatchJobs", self.max_batch_jobs as u64, 1, 100_000)?;
-        range(
+        within("batchWindowMs", self.batch_window_ms, 0, 10_000)?;
+        within("maxBatchJobs", self.max_batch_jobs as u64, 1, 100_000)?;
+        within(
             "maxPortsPerCreate",
             self.max_ports_per_create as u64,
             1,
             MAX_PORTS_PER_CREATE as u64,
         )?;
-        range("taskDeadlineMs", self.task_deadline_ms, 100, 600_000)?;
+        within("taskDeadlineMs", self.task_deadline_ms, 100, 600_000)?;
         if let Some(quota) = self.listener_quota {
-            range("listenerQuota", u64::from(quota), 1, 100_000)?;
+            within("listenerQuota", u64::from(quota), 1, 100_000)?;
         }
         Ok(())
     }
@@ -202,5 +188,10 @@ mod tests {
         };
         let err = too_many_ports.validate().unwrap_err();
         assert!(err.to_string().contains("maxPortsPerCreate"), "{err}");
+        // The same words as before the range check was shared.
+        assert_eq!(
+            err.to_string(),
+            "providers.clb.maxPortsPerCreate is 51; it must be within 1..=50"
+        );
     }
 }

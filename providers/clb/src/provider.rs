@@ -17,7 +17,7 @@ use crate::config::{ClbProviderConfig, ConfigError};
 use crate::errors::{self, Stage};
 use crate::marker::{self, Ownership};
 use crate::queue::plan::ListenerView;
-use crate::queue::{EnsureJob, Queues, ReleaseJob, WorkerEnv};
+use crate::queue::{self, EnsureJob, Queues, ReleaseJob, WorkerEnv};
 use crate::settings::ListenerSettings;
 use crate::stats::{ClbStats, CountingClbApi};
 
@@ -62,7 +62,7 @@ impl ClbProvider {
             listener_quota: config.listener_quota,
         });
         Ok(Self {
-            queues: Queues::new(env),
+            queues: queue::queues(env),
             config,
             api,
             caches,

@@ -2,75 +2,37 @@
 //! say how many writes a binding costs. The counter wraps the [`ClbApi`] the provider uses, so
 //! every call the provider makes is counted once, whatever its outcome (retries inside the
 //! client are not visible here and not counted).
-use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use dac_provider_support::stats::{CallCounter, CallStats, Kind};
+use dac_provider_support::stats::{BatchCounter, BatchStats, Kind};
 use dac_tencentcloud::models::clb;
 use dac_tencentcloud::{ClbApi, Result};
 use tokio::time::Instant;
 
-/// A snapshot of the calls made so far.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClbStats {
-    /// Calls by action, writes and reads apart; also reachable through `Deref`, so that
-    /// `stats.writes` and `stats.writes_of(..)` read as before.
-    pub calls: CallStats,
-    /// Batching rounds run by the per-CLB workers.
-    pub rounds: u64,
-}
-
-impl Deref for ClbStats {
-    type Target = CallStats;
-
-    fn deref(&self) -> &CallStats {
-        &self.calls
-    }
-}
-
-impl ClbStats {
-    /// What happened between `earlier` and `self`.
-    pub fn since(&self, earlier: &ClbStats) -> ClbStats {
-        ClbStats {
-            calls: self.calls.since(&earlier.calls),
-            rounds: self.rounds - earlier.rounds,
-        }
-    }
-}
-
-impl std::fmt::Display for ClbStats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}, {} rounds", self.calls, self.rounds)
-    }
-}
+/// A snapshot of the calls made so far, and of the rounds the per-CLB workers ran.
+pub type ClbStats = BatchStats;
 
 /// A [`ClbApi`] that counts the calls it passes on.
 pub(crate) struct CountingClbApi {
     inner: Arc<dyn ClbApi>,
-    calls: CallCounter,
-    rounds: AtomicU64,
+    counter: BatchCounter,
 }
 
 impl CountingClbApi {
     pub fn new(inner: Arc<dyn ClbApi>) -> Self {
         Self {
             inner,
-            calls: CallCounter::new(),
-            rounds: AtomicU64::new(0),
+            counter: BatchCounter::new(),
         }
     }
 
     pub fn count_round(&self) {
-        self.rounds.fetch_add(1, Ordering::Relaxed);
+        self.counter.count_round();
     }
 
     pub fn snapshot(&self) -> ClbStats {
-        ClbStats {
-            calls: self.calls.snapshot(),
-            rounds: self.rounds.load(Ordering::Relaxed),
-        }
+        self.counter.snapshot()
     }
 }
 
@@ -81,7 +43,7 @@ macro_rules! counted {
         impl ClbApi for CountingClbApi {
             $(
                 async fn $method(&self, region: &str, req: &$req) -> Result<$resp> {
-                    self.calls.count($action, $kind);
+                    self.counter.count($action, $kind);
                     self.inner.$method(region, req).await
                 }
             )*
@@ -93,7 +55,7 @@ macro_rules! counted {
                 deadline: Instant,
             ) -> Result<clb::DescribeTaskStatusResponse> {
                 // One wait for a task; the polls it makes inside the client are not counted.
-                self.calls.count("WaitClbTask", Kind::Read);
+                self.counter.count("WaitClbTask", Kind::Read);
                 self.inner.wait_clb_task(region, request_id, deadline).await
             }
         }

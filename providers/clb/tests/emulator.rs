@@ -4,6 +4,7 @@
 //!
 //! `cargo test -p dac-provider-clb --test emulator -- --nocapture` prints the write counts.
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +13,9 @@ use dac_provider_api::{
     Slot,
 };
 use dac_provider_clb::{ClbProvider, ClbProviderConfig, reason};
+use dac_provider_support::testing::{Emulated, FAST_TASK_POLL};
 use dac_tencentcloud::models::clb;
-use dac_tencentcloud::{Client, Credentials, CredentialsProvider, TaskPollConfig};
-use serde_json::{Value, json};
-use tencentcloud_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use serde_json::json;
 use tokio::task::JoinSet;
 
 const REGION: &str = "ap-guangzhou";
@@ -23,43 +23,20 @@ const CLUSTER: &str = "cls-it";
 const LBS: [&str; 2] = ["lb-demo0001", "lb-demo0002"];
 const VIPS: [&str; 2] = ["203.0.113.1", "203.0.113.2"];
 
-struct Ground {
-    emulator: RunningEmulator,
-    client: Client,
-    http: reqwest::Client,
+/// The shared emulator harness, plus this provider's views of the emulator's state.
+struct Ground(Emulated);
+
+impl Deref for Ground {
+    type Target = Emulated;
+
+    fn deref(&self) -> &Emulated {
+        &self.0
+    }
 }
 
 impl Ground {
     async fn start() -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
-        let emulator = Emulator::start(EmulatorConfig::demo(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("emulator starts");
-        let client = Client::builder()
-            .credentials(CredentialsProvider::fixed(Credentials::new(
-                "AKIDEMULATOR",
-                "emulator-secret-key",
-            )))
-            .endpoint_all(emulator.endpoint())
-            // The emulator's tasks take 200 ms; polling at the production pace would make
-            // the tests slower without testing anything more.
-            .task_poll(TaskPollConfig {
-                initial_interval: Duration::from_millis(100),
-                max_interval: Duration::from_millis(400),
-            })
-            .build()
-            .expect("client");
-        Self {
-            emulator,
-            client,
-            http: reqwest::Client::new(),
-        }
+        Self(Emulated::start(Some(FAST_TASK_POLL)).await)
     }
 
     fn provider(&self) -> Arc<ClbProvider> {
@@ -71,32 +48,9 @@ impl Ground {
         Arc::new(ClbProvider::new(Arc::new(self.client.clone()), config).unwrap())
     }
 
-    async fn admin(&self, path: &str, body: Value) {
-        let resp = self
-            .http
-            .post(format!("{}/_emulator/{path}", self.emulator.endpoint()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            resp.status().is_success(),
-            "{path}: {}",
-            resp.text().await.unwrap()
-        );
-    }
-
     /// `GET /_emulator/state`: the listeners of each CLB, with their targets.
     async fn listeners(&self) -> HashMap<String, Vec<EmulatedListener>> {
-        let state: Value = self
-            .http
-            .get(format!("{}/_emulator/state", self.emulator.endpoint()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state = self.get("state").await;
         let lbs = &state["Regions"][REGION]["LoadBalancers"];
         LBS.iter()
             .map(|lb| {
@@ -531,15 +485,7 @@ async fn throttling_and_instance_locks_are_ridden_through() {
     );
 
     // Every injected fault fired (they are counted and removed when used up).
-    let faults: Value = ground
-        .http
-        .get(format!("{}/_emulator/faults", ground.emulator.endpoint()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let faults = ground.get("faults").await;
     assert_eq!(faults["faults"], json!([]), "{faults}");
 }
 

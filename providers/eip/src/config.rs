@@ -1,6 +1,7 @@
 //! The provider's configuration, and the retention policy that a resource may override.
 use std::time::Duration;
 
+use dac_provider_support::config::{OutOfRange, within};
 use serde::{Deserialize, Serialize};
 
 use crate::marker;
@@ -183,13 +184,10 @@ pub enum ConfigError {
     InvalidClusterId(String),
     #[error("providers.eip.pool: min {min} exceeds max {max}")]
     PoolMinAboveMax { min: u32, max: u32 },
-    #[error("providers.eip.{field} is {value}; it must be within {min}..={max}")]
-    OutOfRange {
-        field: &'static str,
-        value: u64,
-        min: u64,
-        max: u64,
-    },
+    /// A numeric setting out of range; the message reads as before the check was shared:
+    /// `providers.eip.<field> is <value>; it must be within <min>..=<max>`.
+    #[error("providers.eip.{0}")]
+    OutOfRange(#[from] OutOfRange),
 }
 
 /// The cloud's limit of AddressCount per AllocateAddresses and of ids per ReleaseAddresses.
@@ -210,31 +208,19 @@ impl EipProviderConfig {
                 max: self.pool.max,
             });
         }
-        let range = |field, value: u64, min, max| {
-            if (min..=max).contains(&value) {
-                Ok(())
-            } else {
-                Err(ConfigError::OutOfRange {
-                    field,
-                    value,
-                    min,
-                    max,
-                })
-            }
-        };
         // Far above any account's EIP quota; a larger number is a typo.
-        range("pool.max", u64::from(self.pool.max), 0, 10_000)?;
-        range("taskDeadlineMs", self.task_deadline_ms, 100, 600_000)?;
-        range("inventoryTtlMs", self.inventory_ttl_ms, 0, 3_600_000)?;
-        range("verifyTtlMs", self.verify_ttl_ms, 0, 600_000)?;
-        range("quotaTtlMs", self.quota_ttl_ms, 0, 3_600_000)?;
-        range(
+        within("pool.max", u64::from(self.pool.max), 0, 10_000)?;
+        within("taskDeadlineMs", self.task_deadline_ms, 100, 600_000)?;
+        within("inventoryTtlMs", self.inventory_ttl_ms, 0, 3_600_000)?;
+        within("verifyTtlMs", self.verify_ttl_ms, 0, 600_000)?;
+        within("quotaTtlMs", self.quota_ttl_ms, 0, 3_600_000)?;
+        within(
             "maintenanceIntervalMs",
             self.maintenance_interval_ms,
             10,
             3_600_000,
         )?;
-        range("orphanGraceMs", self.orphan_grace_ms, 0, 86_400_000)?;
+        within("orphanGraceMs", self.orphan_grace_ms, 0, 86_400_000)?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! `cargo test -p dac-provider-eip --test emulator -- --nocapture` prints write counts and time.
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +15,9 @@ use dac_provider_api::{
     Slot,
 };
 use dac_provider_eip::{EipProvider, EipProviderConfig, PoolLimits, Retention, reason};
-use dac_tencentcloud::{Client, Credentials, CredentialsProvider, TaskPollConfig};
+use dac_provider_support::testing::{Emulated, FAST_TASK_POLL};
 use serde_json::{Value, json};
-use tencentcloud_emulator::{Emulator, EmulatorConfig, RunningEmulator, eni_id_for};
+use tencentcloud_emulator::eni_id_for;
 use tokio::task::JoinSet;
 
 const REGION: &str = "ap-guangzhou";
@@ -25,43 +26,20 @@ const NAMESPACE: &str = "games";
 /// The demo NAT gateway's EIPs count against the account quota.
 const NAT_EIPS: u32 = 2;
 
-struct Ground {
-    emulator: RunningEmulator,
-    client: Client,
-    http: reqwest::Client,
+/// The shared emulator harness, plus this provider's views of the emulator's state.
+struct Ground(Emulated);
+
+impl Deref for Ground {
+    type Target = Emulated;
+
+    fn deref(&self) -> &Emulated {
+        &self.0
+    }
 }
 
 impl Ground {
     async fn start() -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
-        let emulator = Emulator::start(EmulatorConfig::demo(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("emulator starts");
-        let client = Client::builder()
-            .credentials(CredentialsProvider::fixed(Credentials::new(
-                "AKIDEMULATOR",
-                "emulator-secret-key",
-            )))
-            .endpoint_all(emulator.endpoint())
-            // EIP tasks take 200 ms in the emulator; the production poll pace would only slow
-            // the tests down.
-            .task_poll(TaskPollConfig {
-                initial_interval: Duration::from_millis(100),
-                max_interval: Duration::from_millis(400),
-            })
-            .build()
-            .expect("client");
-        Self {
-            emulator,
-            client,
-            http: reqwest::Client::new(),
-        }
+        Self(Emulated::start(Some(FAST_TASK_POLL)).await)
     }
 
     fn provider(&self, config: EipProviderConfig) -> Arc<EipProvider> {
@@ -75,26 +53,12 @@ impl Ground {
 
     /// `POST /_emulator/settings`, e.g. `{"eip_quota": 12}`.
     async fn settings(&self, body: Value) {
-        let resp = self
-            .http
-            .post(format!("{}/_emulator/settings", self.emulator.endpoint()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+        self.admin("settings", body).await;
     }
 
     /// `POST /_emulator/faults` with one rule or an array of rules.
     async fn faults(&self, rules: Value) {
-        let resp = self
-            .http
-            .post(format!("{}/_emulator/faults", self.emulator.endpoint()))
-            .json(&rules)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+        self.admin("faults", rules).await;
     }
 
     /// Every EIP of the region, by id, as the emulator holds it.

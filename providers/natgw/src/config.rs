@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use dac_provider_api::PortRange;
+use dac_provider_support::config::{OutOfRange, within};
 use serde::{Deserialize, Serialize};
 
 use crate::marker;
@@ -111,13 +112,10 @@ pub enum ConfigError {
     DuplicateGateway(String),
     #[error("providers.natgw.gateways[{id}]: port range {min}-{max} is empty or includes 0")]
     InvalidPortRange { id: String, min: u16, max: u16 },
-    #[error("providers.natgw.{field} is {value}; it must be within {min}..={max}")]
-    OutOfRange {
-        field: &'static str,
-        value: u64,
-        min: u64,
-        max: u64,
-    },
+    /// A numeric setting out of range; the message reads as before the check was shared:
+    /// `providers.natgw.<field> is <value>; it must be within <min>..=<max>`.
+    #[error("providers.natgw.{0}")]
+    OutOfRange(#[from] OutOfRange),
 }
 
 impl NatgwProviderConfig {
@@ -161,29 +159,17 @@ impl NatgwProviderConfig {
                 });
             }
         }
-        let range = |field, value: u64, min, max| {
-            if (min..=max).contains(&value) {
-                Ok(())
-            } else {
-                Err(ConfigError::OutOfRange {
-                    field,
-                    value,
-                    min,
-                    max,
-                })
-            }
-        };
-        range("batchWindowMs", self.batch_window_ms, 0, 10_000)?;
-        range("maxBatchJobs", self.max_batch_jobs as u64, 1, 100_000)?;
-        range("maxRulesPerCall", self.max_rules_per_call as u64, 1, 200)?;
-        range(
+        within("batchWindowMs", self.batch_window_ms, 0, 10_000)?;
+        within("maxBatchJobs", self.max_batch_jobs as u64, 1, 100_000)?;
+        within("maxRulesPerCall", self.max_rules_per_call as u64, 1, 200)?;
+        within(
             "maxModifiesPerRound",
             self.max_modifies_per_round as u64,
             0,
             1_000,
         )?;
         if let Some(limit) = self.rule_limit {
-            range("ruleLimit", u64::from(limit), 1, 100_000)?;
+            within("ruleLimit", u64::from(limit), 1, 100_000)?;
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use crate::config::{ConfigError, GatewayConfig, NatgwProviderConfig};
 use crate::errors::reason;
 use crate::gateways::{self, Caches};
 use crate::marker::{self, Ownership};
-use crate::queue::{EnsureJob, PrivateSide, Queues, ReleaseJob, WorkerEnv};
+use crate::queue::{self, EnsureJob, PrivateSide, Queues, ReleaseJob, WorkerEnv};
 use crate::rule::{self, PublicSide};
 use crate::stats::{CountingVpc, NatgwStats};
 
@@ -92,7 +92,7 @@ impl NatgwProvider {
             max_modifies_per_round: config.max_modifies_per_round,
         });
         Ok(Self {
-            queues: Queues::new(env),
+            queues: queue::queues(env),
             config,
             api,
             caches,

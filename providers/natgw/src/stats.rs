@@ -1,15 +1,13 @@
 //! Counts of cloud calls by action, so that tests, benchmarks and metrics can say how many writes
 //! a binding costs. Every call the provider makes goes through [`CountingVpc`] and is counted
 //! once whatever its outcome (the client's own retries are below it and not counted).
-use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use dac_provider_support::stats::{CallCounter, CallStats, Kind};
+use dac_provider_support::stats::{BatchCounter, BatchStats, Kind};
 use dac_tencentcloud::models::vpc;
 use dac_tencentcloud::{Result, VpcApi};
 
-/// The action names, for [`NatgwStats::writes_of`](CallStats::writes_of).
+/// The action names, for [`NatgwStats::writes_of`](dac_provider_support::stats::CallStats::writes_of).
 pub mod action {
     pub const CREATE: &str = "CreateNatGatewayDestinationIpPortTranslationNatRule";
     pub const DELETE: &str = "DeleteNatGatewayDestinationIpPortTranslationNatRule";
@@ -18,66 +16,30 @@ pub mod action {
     pub const DESCRIBE_GATEWAYS: &str = "DescribeNatGateways";
 }
 
-/// A snapshot of the calls made so far.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NatgwStats {
-    /// Calls by action, writes and reads apart; also reachable through `Deref`, so that
-    /// `stats.writes` and `stats.writes_of(..)` read as before.
-    pub calls: CallStats,
-    /// Batching rounds run by the per-gateway workers.
-    pub rounds: u64,
-}
-
-impl Deref for NatgwStats {
-    type Target = CallStats;
-
-    fn deref(&self) -> &CallStats {
-        &self.calls
-    }
-}
-
-impl NatgwStats {
-    /// What happened between `earlier` and `self`.
-    pub fn since(&self, earlier: &NatgwStats) -> NatgwStats {
-        NatgwStats {
-            calls: self.calls.since(&earlier.calls),
-            rounds: self.rounds.saturating_sub(earlier.rounds),
-        }
-    }
-}
-
-impl std::fmt::Display for NatgwStats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}, {} rounds", self.calls, self.rounds)
-    }
-}
+/// A snapshot of the calls made so far, and of the rounds the per-gateway workers ran.
+pub type NatgwStats = BatchStats;
 
 /// The VPC actions the provider uses, counted. Only these five: the provider has no business
 /// with the rest of [`VpcApi`].
 pub(crate) struct CountingVpc {
     inner: Arc<dyn VpcApi>,
-    calls: CallCounter,
-    rounds: AtomicU64,
+    counter: BatchCounter,
 }
 
 impl CountingVpc {
     pub fn new(inner: Arc<dyn VpcApi>) -> Self {
         Self {
             inner,
-            calls: CallCounter::new(),
-            rounds: AtomicU64::new(0),
+            counter: BatchCounter::new(),
         }
     }
 
     pub fn count_round(&self) {
-        self.rounds.fetch_add(1, Ordering::Relaxed);
+        self.counter.count_round();
     }
 
     pub fn snapshot(&self) -> NatgwStats {
-        NatgwStats {
-            calls: self.calls.snapshot(),
-            rounds: self.rounds.load(Ordering::Relaxed),
-        }
+        self.counter.snapshot()
     }
 
     pub async fn create_rules(
@@ -85,7 +47,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::CreateNatGatewayDestinationIpPortTranslationNatRuleRequest,
     ) -> Result<()> {
-        self.calls.count(action::CREATE, Kind::Write);
+        self.counter.count(action::CREATE, Kind::Write);
         self.inner
             .create_nat_gateway_destination_ip_port_translation_nat_rule(region, req)
             .await
@@ -97,7 +59,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::DeleteNatGatewayDestinationIpPortTranslationNatRuleRequest,
     ) -> Result<()> {
-        self.calls.count(action::DELETE, Kind::Write);
+        self.counter.count(action::DELETE, Kind::Write);
         self.inner
             .delete_nat_gateway_destination_ip_port_translation_nat_rule(region, req)
             .await
@@ -109,7 +71,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::ModifyNatGatewayDestinationIpPortTranslationNatRuleRequest,
     ) -> Result<()> {
-        self.calls.count(action::MODIFY, Kind::Write);
+        self.counter.count(action::MODIFY, Kind::Write);
         self.inner
             .modify_nat_gateway_destination_ip_port_translation_nat_rule(region, req)
             .await
@@ -121,7 +83,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesRequest,
     ) -> Result<vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesResponse> {
-        self.calls.count(action::DESCRIBE_RULES, Kind::Read);
+        self.counter.count(action::DESCRIBE_RULES, Kind::Read);
         self.inner
             .describe_nat_gateway_destination_ip_port_translation_nat_rules(region, req)
             .await
@@ -132,7 +94,7 @@ impl CountingVpc {
         region: &str,
         req: &vpc::DescribeNatGatewaysRequest,
     ) -> Result<vpc::DescribeNatGatewaysResponse> {
-        self.calls.count(action::DESCRIBE_GATEWAYS, Kind::Read);
+        self.counter.count(action::DESCRIBE_GATEWAYS, Kind::Read);
         self.inner.describe_nat_gateways(region, req).await
     }
 }

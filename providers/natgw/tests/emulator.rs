@@ -5,6 +5,7 @@
 //!
 //! `cargo test -p dac-provider-natgw --test emulator -- --nocapture` prints write counts and times.
 use std::collections::BTreeSet;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use dac_provider_api::{
@@ -12,10 +13,9 @@ use dac_provider_api::{
     Slot,
 };
 use dac_provider_natgw::{GatewayConfig, NatgwProvider, NatgwProviderConfig, action, reason};
+use dac_provider_support::testing::Emulated;
 use dac_tencentcloud::models::vpc;
-use dac_tencentcloud::{Client, Credentials, CredentialsProvider};
-use serde_json::{Value, json};
-use tencentcloud_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use serde_json::json;
 use tokio::task::JoinSet;
 
 const REGION: &str = "ap-guangzhou";
@@ -23,37 +23,20 @@ const CLUSTER: &str = "cls-it";
 const GW: &str = "nat-demo0001";
 const EIPS: [&str; 2] = ["198.51.100.1", "198.51.100.2"];
 
-struct Ground {
-    emulator: RunningEmulator,
-    client: Client,
-    http: reqwest::Client,
+/// The shared emulator harness, plus this provider's views of the emulator's state.
+struct Ground(Emulated);
+
+impl Deref for Ground {
+    type Target = Emulated;
+
+    fn deref(&self) -> &Emulated {
+        &self.0
+    }
 }
 
 impl Ground {
     async fn start() -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
-        let emulator = Emulator::start(EmulatorConfig::demo(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("emulator starts");
-        let client = Client::builder()
-            .credentials(CredentialsProvider::fixed(Credentials::new(
-                "AKIDEMULATOR",
-                "emulator-secret-key",
-            )))
-            .endpoint_all(emulator.endpoint())
-            .build()
-            .expect("client");
-        Self {
-            emulator,
-            client,
-            http: reqwest::Client::new(),
-        }
+        Self(Emulated::start(None).await)
     }
 
     fn provider(&self) -> Arc<NatgwProvider> {
@@ -66,32 +49,6 @@ impl Ground {
         }];
         let config = NatgwProviderConfig::new(CLUSTER, REGION, gateways);
         Arc::new(NatgwProvider::new(Arc::new(self.client.clone()), config).unwrap())
-    }
-
-    async fn admin(&self, path: &str, body: Value) {
-        let resp = self
-            .http
-            .post(format!("{}/_emulator/{path}", self.emulator.endpoint()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            resp.status().is_success(),
-            "{path}: {}",
-            resp.text().await.unwrap()
-        );
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}/_emulator/{path}", self.emulator.endpoint()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 
     /// The gateway's DNAT rules as the emulator holds them.

@@ -1,10 +1,13 @@
 //! Counts of cloud calls by action, split into writes and reads, so that tests, benchmarks and
 //! metrics can say how many writes a binding costs. Each provider wraps its cloud API in a
 //! counter that calls [`CallCounter::count`] once per call, whatever the outcome (the client's
-//! own retries are below it and not counted), and adds its own numbers (rounds, EIPs) beside.
+//! own retries are below it and not counted). The batching providers add the rounds their
+//! workers ran ([`BatchStats`]); the eip provider adds its own numbers beside [`CallStats`].
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Whether a call changes the cloud.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +109,70 @@ impl CallCounter {
     }
 }
 
+/// A snapshot of a batching provider's calls and of the rounds its per-frontend workers ran
+/// (one round: one describe and the batched writes for the jobs collected in one window).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Calls by action, writes and reads apart; also reachable through `Deref`, so that
+    /// `stats.writes` and `stats.writes_of(..)` read like the other providers' stats.
+    pub calls: CallStats,
+    /// Batching rounds run by the workers.
+    pub rounds: u64,
+}
+
+impl Deref for BatchStats {
+    type Target = CallStats;
+
+    fn deref(&self) -> &CallStats {
+        &self.calls
+    }
+}
+
+impl BatchStats {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &BatchStats) -> BatchStats {
+        BatchStats {
+            calls: self.calls.since(&earlier.calls),
+            rounds: self.rounds.saturating_sub(earlier.rounds),
+        }
+    }
+}
+
+impl fmt::Display for BatchStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, {} rounds", self.calls, self.rounds)
+    }
+}
+
+/// The live counts behind [`BatchStats`] snapshots.
+#[derive(Debug, Default)]
+pub struct BatchCounter {
+    calls: CallCounter,
+    rounds: AtomicU64,
+}
+
+impl BatchCounter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one call of `action`.
+    pub fn count(&self, action: &'static str, kind: Kind) {
+        self.calls.count(action, kind);
+    }
+
+    pub fn count_round(&self) {
+        self.rounds.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> BatchStats {
+        BatchStats {
+            calls: self.calls.snapshot(),
+            rounds: self.rounds.load(Ordering::Relaxed),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +195,23 @@ mod tests {
         assert_eq!(
             stats.to_string(),
             r#"2 writes {"Create": 2}, 1 reads {"Describe": 1}"#
+        );
+    }
+
+    #[test]
+    fn counts_rounds_beside_the_calls() {
+        let counter = BatchCounter::new();
+        let before = counter.snapshot();
+        counter.count("Create", Kind::Write);
+        counter.count_round();
+        let stats = counter.snapshot();
+        assert_eq!(stats.rounds, 1);
+        assert_eq!(stats.writes_of("Create"), 1);
+        assert_eq!(stats.since(&before), stats);
+        assert_eq!(stats.since(&stats), BatchStats::default());
+        assert_eq!(
+            stats.to_string(),
+            r#"1 writes {"Create": 1}, 0 reads {}, 1 rounds"#
         );
     }
 }

@@ -17,13 +17,14 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use dac_provider_api::{BindingState, Protocol, ProviderError, Result};
+use dac_provider_support::queue::{self, Grouped};
 use dac_provider_support::split::{Refusals, split_calls};
 use dac_tencentcloud::models::clb;
 use dac_tencentcloud::{ClbApi, Error};
 use tokio::time::Instant;
 
 use super::plan::{self, EnsurePlan, ListenerView};
-use super::{EnsureJob, EnsureOutcome, Grouped, ReleaseJob, WorkerEnv};
+use super::{EnsureJob, EnsureOutcome, ReleaseJob, WorkerEnv};
 use crate::cache;
 use crate::errors::{self, Stage, reason};
 use crate::marker::{self, Ownership};
@@ -36,22 +37,8 @@ const MAX_DESCRIBE_TARGETS_IDS: usize = 20;
 /// Targets per BatchRegisterTargets / BatchDeregisterTargets call.
 const MAX_BATCH_TARGETS: usize = 500;
 
-/// The jobs of one round: at most one per slot.
-#[derive(Default)]
-pub(crate) struct Round {
-    pub ensures: Vec<Grouped<EnsureJob, EnsureOutcome>>,
-    pub releases: Vec<Grouped<ReleaseJob, ()>>,
-}
-
-impl Round {
-    pub fn len(&self) -> usize {
-        self.ensures.len() + self.releases.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// The jobs one round does.
+pub(crate) type Round = queue::Round<EnsureJob, EnsureOutcome, ReleaseJob>;
 
 pub(crate) async fn run(env: &WorkerEnv, region: &str, lb_id: &str, round: Round) {
     let Round { ensures, releases } = round;

@@ -6,17 +6,20 @@
 //! of rules. Funnelling a gateway's writes through one worker turns N concurrent `ensure`s into
 //! one describe and a handful of batched calls instead of N calls that mostly collide. Different
 //! gateways have different workers and proceed in parallel.
+//!
+//! The queueing, the grouping of jobs into rounds and the worker loop are shared with the clb
+//! provider ([`dac_provider_support::queue`]); the jobs, their slots and what a round does are
+//! this provider's.
 pub(crate) mod plan;
 pub(crate) mod round;
 pub(crate) mod split;
 pub(crate) mod worker;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use dac_provider_api::{BindingKey, BindingState, ProviderError, Result};
-use tokio::sync::{mpsc, oneshot};
+use dac_provider_api::{BindingKey, BindingState};
+use dac_provider_support::queue::{self, Slotted};
 
 use crate::gateways::Caches;
 use crate::rule::PublicSide;
@@ -52,53 +55,24 @@ pub(crate) struct ReleaseJob {
     pub by_id: Option<PublicSide>,
 }
 
+impl Slotted for EnsureJob {
+    type Slot = PublicSide;
+
+    fn slot(&self) -> PublicSide {
+        self.public.clone()
+    }
+}
+
+impl Slotted for ReleaseJob {
+    type Slot = PublicSide;
+
+    fn slot(&self) -> PublicSide {
+        self.public.clone()
+    }
+}
+
 /// A job with the channel its caller waits on.
-pub(crate) enum Job {
-    Ensure(EnsureJob, oneshot::Sender<Result<BindingState>>),
-    Release(ReleaseJob, oneshot::Sender<Result<()>>),
-}
-
-impl Job {
-    /// Jobs on one slot must not share a round unless they are the same job: the later one must
-    /// see what the earlier one did.
-    fn slot(&self) -> &PublicSide {
-        match self {
-            Job::Ensure(j, _) => &j.public,
-            Job::Release(j, _) => &j.public,
-        }
-    }
-
-    /// Nobody waits for the answer any more (the reconcile was cancelled): skip the work, the
-    /// next reconcile asks again.
-    fn abandoned(&self) -> bool {
-        match self {
-            Job::Ensure(_, tx) => tx.is_closed(),
-            Job::Release(_, tx) => tx.is_closed(),
-        }
-    }
-}
-
-/// One job and everyone waiting for its result (identical jobs are done once).
-pub(crate) struct Grouped<J, T> {
-    pub job: J,
-    pub waiters: Vec<oneshot::Sender<Result<T>>>,
-}
-
-impl<J, T: Clone> Grouped<J, T> {
-    pub fn new(job: J, waiter: oneshot::Sender<Result<T>>) -> Self {
-        Self {
-            job,
-            waiters: vec![waiter],
-        }
-    }
-
-    pub fn reply(self, result: Result<T>) {
-        for waiter in self.waiters {
-            // A waiter that went away needs no answer.
-            let _ = waiter.send(result.clone());
-        }
-    }
-}
+pub(crate) type Job = queue::Job<EnsureJob, BindingState, ReleaseJob>;
 
 /// What every worker needs: the API, the caches it refreshes, and its tuning.
 pub(crate) struct WorkerEnv {
@@ -112,75 +86,17 @@ pub(crate) struct WorkerEnv {
     pub max_modifies_per_round: usize,
 }
 
-type QueueKey = (String, String);
-
 /// The queues by (region, gateway id); workers start on first use.
-pub(crate) struct Queues {
-    env: Arc<WorkerEnv>,
-    senders: Mutex<HashMap<QueueKey, mpsc::UnboundedSender<Job>>>,
-}
+pub(crate) type Queues = queue::Queues<EnsureJob, BindingState, ReleaseJob>;
 
-impl Queues {
-    pub fn new(env: Arc<WorkerEnv>) -> Self {
-        Self {
-            env,
-            senders: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub async fn ensure(
-        &self,
-        region: &str,
-        gateway: &str,
-        job: EnsureJob,
-    ) -> Result<BindingState> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(region, gateway, Job::Ensure(job, tx));
-        rx.await.unwrap_or_else(|_| Err(worker_gone(gateway)))
-    }
-
-    pub async fn release(&self, region: &str, gateway: &str, job: ReleaseJob) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(region, gateway, Job::Release(job, tx));
-        rx.await.unwrap_or_else(|_| Err(worker_gone(gateway)))
-    }
-
-    /// Hands `job` to the worker of (region, gateway), starting one if there is none or the
-    /// last one stopped (it only stops by panicking, and a new one must take over).
-    fn submit(&self, region: &str, gateway: &str, job: Job) {
-        let key = (region.to_string(), gateway.to_string());
-        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
-        let mut job = job;
-        for _ in 0..2 {
-            let sender = senders.entry(key.clone()).or_insert_with(|| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(worker::run(
-                    Arc::clone(&self.env),
-                    key.0.clone(),
-                    key.1.clone(),
-                    rx,
-                ));
-                tx
-            });
-            match sender.send(job) {
-                Ok(()) => return,
-                Err(mpsc::error::SendError(returned)) => {
-                    tracing::warn!(
-                        region,
-                        gateway,
-                        "NAT gateway worker stopped; starting another"
-                    );
-                    senders.remove(&key);
-                    job = returned;
-                }
-            }
-        }
-        // Dropping the job drops its reply channel: its caller reads that as `worker_gone`.
-    }
-}
-
-fn worker_gone(gateway: &str) -> ProviderError {
-    ProviderError::retryable(format!(
-        "the write queue of NAT gateway {gateway} stopped; try again"
-    ))
+/// The queues of one provider, each drained by a [`worker`].
+pub(crate) fn queues(env: Arc<WorkerEnv>) -> Queues {
+    Queues::new("NAT gateway", move |(region, gateway), rx| {
+        tokio::spawn(worker::run(
+            Arc::clone(&env),
+            region.clone(),
+            gateway.clone(),
+            rx,
+        ));
+    })
 }

@@ -17,32 +17,19 @@
 use std::collections::HashMap;
 
 use dac_provider_api::{BindingState, ProviderError, Result};
+use dac_provider_support::queue::{self, Grouped};
 use dac_tencentcloud::Error;
 use dac_tencentcloud::models::vpc;
 
 use super::plan::{self, EnsurePlan, HELD_BY_SIBLING_RETRY};
 use super::split::split_calls;
-use super::{EnsureJob, Grouped, ReleaseJob, WorkerEnv};
+use super::{EnsureJob, ReleaseJob, WorkerEnv};
 use crate::errors::{self, Stage, reason};
 use crate::gateways::{self, Rules};
 use crate::rule::{PublicSide, RuleView};
 
-/// The jobs of one round: at most one per slot.
-#[derive(Default)]
-pub(crate) struct Round {
-    pub ensures: Vec<Grouped<EnsureJob, BindingState>>,
-    pub releases: Vec<Grouped<ReleaseJob, ()>>,
-}
-
-impl Round {
-    pub fn len(&self) -> usize {
-        self.ensures.len() + self.releases.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// The jobs one round does.
+pub(crate) type Round = queue::Round<EnsureJob, BindingState, ReleaseJob>;
 
 /// Where the round is, and what it knows.
 struct Ctx<'a> {
