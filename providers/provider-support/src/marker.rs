@@ -11,7 +11,9 @@
 //!
 //! These strings are stored in the cloud: a deployed controller must recognise what an earlier
 //! version wrote, so nothing here may change the bytes a marker is made of.
-use dac_provider_api::BindingKey;
+use std::time::Duration;
+
+use dac_provider_api::{BindingKey, ProviderError};
 
 /// What every marker starts with.
 pub const PREFIX: &str = "dac";
@@ -89,6 +91,39 @@ pub enum Ownership {
 impl Ownership {
     pub fn is_ours(&self) -> bool {
         !matches!(self, Ownership::Foreign)
+    }
+
+    /// The error for a binding whose slot (a port, a public IP:port) is held by something
+    /// carrying this marker and not its own; `what` says what holds it, where.
+    /// `conflict_reason` is the provider's user-fixable reason for a taken port, and
+    /// `sibling_retry` how soon to look again when the holder is being released.
+    pub fn slot_held_error(
+        self,
+        what: &str,
+        conflict_reason: &str,
+        sibling_retry: Duration,
+    ) -> ProviderError {
+        match self {
+            // Someone else's: never touched. The user has to free the port or change the range.
+            Ownership::Foreign => ProviderError::user_fixable(
+                conflict_reason,
+                format!("{what}, which this controller did not create"),
+            ),
+            // Ours, for another child object: an allocation that is being released (or an
+            // orphan the sweep will release). Waiting is right; taking it over is not, because
+            // its own release would then delete it from under this binding.
+            Ownership::Owned(owner) => ProviderError::retry_after(
+                format!("{what}, created for {owner}; waiting for it to be released"),
+                sibling_retry,
+            ),
+            Ownership::OwnedUnknown => ProviderError::retry_after(
+                format!(
+                    "{what}, created by this cluster for another binding; waiting for it to be \
+                     released"
+                ),
+                sibling_retry,
+            ),
+        }
     }
 }
 
@@ -204,6 +239,29 @@ mod tests {
         assert_eq!(SHORT.parse("cls-a", ""), Parsed::Foreign);
         assert_eq!(SHORT.parse("cls-a", "dac_cls-a_"), Parsed::OwnedUnknown);
         assert_eq!(SHORT.parse("cls-a", "dac_cls-a_Up_x"), Parsed::OwnedUnknown);
+    }
+
+    #[test]
+    fn a_slot_held_by_someone_else_is_for_the_user_and_by_a_sibling_is_a_wait() {
+        let wait = Duration::from_secs(5);
+        let err = Ownership::Foreign.slot_held_error("port 80", "PortConflict", wait);
+        assert_eq!(err.reason(), "PortConflict");
+        assert_eq!(err.retry_after_hint(), None);
+        let sibling = Ownership::Owned(BindingKey::new("ns", "b"));
+        let err = sibling.slot_held_error("port 80", "PortConflict", wait);
+        assert_eq!(err.retry_after_hint(), Some(wait));
+        assert!(
+            err.to_string().contains("port 80, created for ns/b;"),
+            "{err}"
+        );
+        let err = Ownership::OwnedUnknown.slot_held_error("port 80", "PortConflict", wait);
+        assert!(
+            err.to_string().contains(
+                "port 80, created by this cluster for another binding; waiting for it to be \
+                 released"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use dac_provider_api::{Backend, Protocol, ProviderError};
 use dac_tencentcloud::models::clb;
 
 use crate::errors::reason;
-use crate::marker::{self, Ownership};
+use crate::marker;
 
 /// How long a binding whose port another of our listeners holds waits before asking again:
 /// that listener's own release (or the controller's orphan sweep) frees it.
@@ -91,26 +91,11 @@ pub(crate) fn plan_ensure(
         "port {port}/{protocol} of CLB {lb_id} is held by listener {} ({} {}, name {:?})",
         holder.id, holder.protocol, holder.port, holder.name
     );
-    EnsurePlan::Fail(match marker::parse(cluster, &holder.name) {
-        // Someone else's: never touched. The user has to free the port or change the range.
-        Ownership::Foreign => ProviderError::user_fixable(
-            reason::PORT_CONFLICT,
-            format!("{what}, which this controller did not create"),
-        ),
-        // Ours, for another child object: an allocation that is being released (or an orphan
-        // the sweep will release). Waiting is right; taking it over is not, because its own
-        // release would then delete the listener from under this binding.
-        Ownership::Owned(owner) => ProviderError::retry_after(
-            format!("{what}, created for {owner}; waiting for it to be released"),
-            HELD_BY_SIBLING_RETRY,
-        ),
-        Ownership::OwnedUnknown => ProviderError::retry_after(
-            format!(
-                "{what}, created by this cluster for another binding; waiting for it to be released"
-            ),
-            HELD_BY_SIBLING_RETRY,
-        ),
-    })
+    EnsurePlan::Fail(marker::parse(cluster, &holder.name).slot_held_error(
+        &what,
+        reason::PORT_CONFLICT,
+        HELD_BY_SIBLING_RETRY,
+    ))
 }
 
 /// The listeners a `release` deletes: the one at its slot carrying its marker, and the one named

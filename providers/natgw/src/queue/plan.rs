@@ -7,7 +7,7 @@ use dac_provider_api::{BindingState, ProviderError};
 
 use super::{EnsureJob, ReleaseJob};
 use crate::errors::reason;
-use crate::marker::{self, Ownership};
+use crate::marker;
 use crate::rule::RuleView;
 
 /// How long a binding whose slot another of our rules holds waits before asking again: that
@@ -71,26 +71,11 @@ fn held_by_other(cluster: &str, gateway: &str, holder: &RuleView) -> ProviderErr
         "{} on NAT gateway {gateway} is held by a DNAT rule to {}:{} (description {:?})",
         holder.public, holder.private_ip, holder.private_port, holder.description
     );
-    match marker::parse(cluster, &holder.description) {
-        // Someone else's: never touched. The user frees the port or changes the range.
-        Ownership::Foreign => ProviderError::user_fixable(
-            reason::PORT_CONFLICT,
-            format!("{what}, which this controller did not create"),
-        ),
-        // Ours, for another child: an allocation being released, or an orphan the sweep will
-        // release. Waiting is right; taking it over is not, because its own release would then
-        // delete the rule from under this binding.
-        Ownership::Owned(owner) => ProviderError::retry_after(
-            format!("{what}, created for {owner}; waiting for it to be released"),
-            HELD_BY_SIBLING_RETRY,
-        ),
-        Ownership::OwnedUnknown => ProviderError::retry_after(
-            format!(
-                "{what}, created by this cluster for another binding; waiting for it to be released"
-            ),
-            HELD_BY_SIBLING_RETRY,
-        ),
-    }
+    marker::parse(cluster, &holder.description).slot_held_error(
+        &what,
+        reason::PORT_CONFLICT,
+        HELD_BY_SIBLING_RETRY,
+    )
 }
 
 /// The rules a release deletes: the one at its slot carrying its marker, and the one at the
