@@ -43,13 +43,10 @@ async fn one_eip_per_pod(e2e: &E2e, pods: usize) -> BTreeMap<String, String> {
             if port != backend.port.to_string() {
                 return Err(format!("{address} is not EIP:{}", backend.port));
             }
-            if let Some(other) = by_pod.insert(backend.pod_name.clone(), ip.to_string()) {
-                if other != ip {
-                    return Err(format!(
-                        "{} has two EIPs: {other} and {ip}",
-                        backend.pod_name
-                    ));
-                }
+            if let Some(other) = by_pod.insert(backend.pod_name.clone(), ip.to_string())
+                && other != ip
+            {
+                return Err(format!("{} has two EIPs: {other} and {ip}", backend.pod_name));
             }
             let pod = pod_api
                 .get(&backend.pod_name)

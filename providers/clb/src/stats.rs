@@ -63,27 +63,32 @@ macro_rules! counted {
 }
 
 counted! {
-    create_listener => "CreateListener", Kind::Write, clb::CreateListenerRequest, clb::CreateListenerResponse;
-    delete_listener => "DeleteListener", Kind::Write, clb::DeleteListenerRequest, clb::DeleteListenerResponse;
+    create_listener => "CreateListener", Kind::Write,
+        clb::CreateListenerRequest, clb::CreateListenerResponse;
+    delete_listener => "DeleteListener", Kind::Write,
+        clb::DeleteListenerRequest, clb::DeleteListenerResponse;
     delete_load_balancer_listeners => "DeleteLoadBalancerListeners", Kind::Write,
         clb::DeleteLoadBalancerListenersRequest, clb::DeleteLoadBalancerListenersResponse;
     describe_listeners => "DescribeListeners", Kind::Read,
         clb::DescribeListenersRequest, clb::DescribeListenersResponse;
-    register_targets => "RegisterTargets", Kind::Write, clb::RegisterTargetsRequest, clb::RegisterTargetsResponse;
+    register_targets => "RegisterTargets", Kind::Write,
+        clb::RegisterTargetsRequest, clb::RegisterTargetsResponse;
     deregister_targets => "DeregisterTargets", Kind::Write,
         clb::DeregisterTargetsRequest, clb::DeregisterTargetsResponse;
     batch_register_targets => "BatchRegisterTargets", Kind::Write,
         clb::BatchRegisterTargetsRequest, clb::BatchRegisterTargetsResponse;
     batch_deregister_targets => "BatchDeregisterTargets", Kind::Write,
         clb::BatchDeregisterTargetsRequest, clb::BatchDeregisterTargetsResponse;
-    describe_targets => "DescribeTargets", Kind::Read, clb::DescribeTargetsRequest, clb::DescribeTargetsResponse;
+    describe_targets => "DescribeTargets", Kind::Read,
+        clb::DescribeTargetsRequest, clb::DescribeTargetsResponse;
     describe_load_balancers => "DescribeLoadBalancers", Kind::Read,
         clb::DescribeLoadBalancersRequest, clb::DescribeLoadBalancersResponse;
     create_load_balancer => "CreateLoadBalancer", Kind::Write,
         clb::CreateLoadBalancerRequest, clb::CreateLoadBalancerResponse;
     delete_load_balancer => "DeleteLoadBalancer", Kind::Write,
         clb::DeleteLoadBalancerRequest, clb::DeleteLoadBalancerResponse;
-    describe_quota => "DescribeQuota", Kind::Read, clb::DescribeQuotaRequest, clb::DescribeQuotaResponse;
+    describe_quota => "DescribeQuota", Kind::Read,
+        clb::DescribeQuotaRequest, clb::DescribeQuotaResponse;
     describe_task_status => "DescribeTaskStatus", Kind::Read,
         clb::DescribeTaskStatusRequest, clb::DescribeTaskStatusResponse;
 }

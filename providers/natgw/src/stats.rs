@@ -7,7 +7,8 @@ use dac_provider_support::stats::{BatchCounter, BatchStats, Kind};
 use dac_tencentcloud::models::vpc;
 use dac_tencentcloud::{Result, VpcApi};
 
-/// The action names, for [`NatgwStats::writes_of`](dac_provider_support::stats::CallStats::writes_of).
+/// The action names, for
+/// [`NatgwStats::writes_of`](dac_provider_support::stats::CallStats::writes_of).
 pub mod action {
     pub const CREATE: &str = "CreateNatGatewayDestinationIpPortTranslationNatRule";
     pub const DELETE: &str = "DeleteNatGatewayDestinationIpPortTranslationNatRule";

@@ -27,7 +27,10 @@ pub trait Refusals<E> {
 
 /// Calls `call` on `items` in chunks of at most `max`; a chunk refused for reasons that may
 /// concern one item only ([`Refusals::worth_splitting`]) is halved and tried again, down to
-/// single items. Returns each final chunk with its outcome, in the items' order.
+/// single items. Returns each final chunk with its outcome, in the items' order; except that
+/// when a refusal answers the rest ([`Refusals::refusal_for_the_rest`]), the remaining chunks
+/// come before the chunk that was refused (callers match outcomes to items by chunk, not by
+/// position).
 ///
 /// `call` builds its request from the borrowed chunk before it awaits, so the future it returns
 /// owns what it needs and the chunk need not be cloned.

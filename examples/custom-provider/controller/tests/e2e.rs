@@ -459,3 +459,132 @@ async fn a_port_someone_else_holds_is_reported_and_never_taken() {
 
     ground.delete_service().await;
 }
+
+/// The custom provider next to a built-in one in the same binary and namespace: the same Pods
+/// get a static-table address and a CLB listener each, every address in its own annotation.
+#[tokio::test]
+async fn the_custom_provider_serves_next_to_the_built_in_clb() {
+    use tencentcloud_emulator::{Emulator, EmulatorConfig};
+
+    let client = support::client().await;
+    support::install(&client).await;
+    let namespace = TestNamespace::create(&client, "e2e-static-with-clb").await;
+    let ns = namespace.name().to_string();
+    let emulator = Emulator::start(EmulatorConfig::demo(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("emulator starts");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("e2e-static-table")
+        .join(&ns);
+    std::fs::create_dir_all(&dir).unwrap();
+    let table = dir.join("table.json");
+    let config = format!(
+        "{}cloud: {{endpoint: \"{}\", credentials: {{source: env}}}}\n",
+        controller_config(&table)
+            .replace(
+                "region: local}",
+                "region: ap-guangzhou, vpcCidrs: [10.0.0.0/8]}"
+            )
+            .replace(
+                "clb: {enabled: false}",
+                "clb: {enabled: true, batchWindowMs: 100}"
+            ),
+        emulator.endpoint()
+    );
+    let mut controller = ControllerProcess::start(&client, BINARY, &ns, &config, &dir).await;
+
+    let ground_apply = |relative: &'static str, rename: Option<(&'static str, &'static str)>| {
+        let client = client.clone();
+        let ns = ns.clone();
+        async move {
+            let text = std::fs::read_to_string(support::repo_root().join(relative)).unwrap();
+            let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).unwrap();
+            for mut document in documents
+                .into_iter()
+                .filter(|d| !d.is_null() && d["kind"] != "Namespace")
+            {
+                document["metadata"]["namespace"] = json!(ns);
+                if let Some((name, annotation_prefix)) = rename {
+                    document["metadata"]["name"] = json!(name);
+                    for port in document["spec"]["ports"].as_array_mut().unwrap() {
+                        let target = port["targetPort"].clone();
+                        port["addressPodAnnotation"] =
+                            json!(format!("{annotation_prefix}-{target}"));
+                    }
+                }
+                apply_value(&client, document).await;
+            }
+        }
+    };
+    ground_apply(GAMESERVERS, None).await;
+    ground_apply(SERVICE, None).await;
+    ground_apply(
+        "examples/clb/dedicatedclbservice.yaml",
+        Some(("gameserver-clb", "networking.cloud.tencent.com/clb-address")),
+    )
+    .await;
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let children: Api<DedicatedCLBListener> = Api::namespaced(client.clone(), &ns);
+    eventually(
+        WAIT,
+        "3 Pods x 2 ports bound by static-table and by clb",
+        || async {
+            let list = children
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items;
+            let bound = |provider: &str| {
+                list.iter()
+                    .filter(|c| c.spec.provider == provider)
+                    .filter(|c| {
+                        c.status.as_ref().and_then(|s| s.state) == Some(ListenerState::Bound)
+                    })
+                    .count()
+            };
+            if (bound("static-table"), bound("clb")) != (6, 6) {
+                return Err(format!(
+                    "static-table {}, clb {}",
+                    bound("static-table"),
+                    bound("clb")
+                ));
+            }
+            for pod in pods
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items
+            {
+                let annotations = pod.annotations();
+                for key in ["external-address-9000", "clb-address-9000"] {
+                    if !annotations.contains_key(&format!("networking.cloud.tencent.com/{key}")) {
+                        return Err(format!("{} lacks {key}", pod.name_any()));
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
+    .await;
+
+    let services: Api<DedicatedCLBService> = Api::namespaced(client.clone(), &ns);
+    let _ = services
+        .delete_collection(&Default::default(), &ListParams::default())
+        .await;
+    eventually(WAIT, "children released", || async {
+        let left = children
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items
+            .len();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} left"))
+        }
+    })
+    .await;
+    controller.kill();
+}

@@ -3,9 +3,11 @@
 //! Create/Delete take an array of rules and fail as a whole when one rule is wrong (its slot is
 //! taken, its Pod IP is not in the VPC, it is one rule beyond the limit). Splitting a refused
 //! chunk in halves until the culprit is alone lets every other rule through at a cost of about
-//! 2·log2(n) extra calls per bad rule, instead of one call per rule for everyone. The splitting is shared with the clb provider
-//! ([`dac_provider_support::split`]); which refusals are worth splitting, and that the rule
-//! limit refuses the rest, is the VPC API's and stays here.
+//! 2·log2(n) extra calls per bad rule, instead of one call per rule for everyone.
+//!
+//! The splitting is shared with the clb provider ([`dac_provider_support::split`]); which
+//! refusals are worth splitting, and that the rule limit refuses the rest, are the VPC API's
+//! and stay here.
 use std::future::Future;
 
 use dac_provider_support::split::{self, Refusals};
