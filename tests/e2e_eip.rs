@@ -46,7 +46,10 @@ async fn one_eip_per_pod(e2e: &E2e, pods: usize) -> BTreeMap<String, String> {
             if let Some(other) = by_pod.insert(backend.pod_name.clone(), ip.to_string())
                 && other != ip
             {
-                return Err(format!("{} has two EIPs: {other} and {ip}", backend.pod_name));
+                return Err(format!(
+                    "{} has two EIPs: {other} and {ip}",
+                    backend.pod_name
+                ));
             }
             let pod = pod_api
                 .get(&backend.pod_name)
