@@ -300,5 +300,6 @@ async fn write_pod_annotation(
         ctx.client.clone(),
         &listener.namespace().unwrap_or_default(),
     );
-    pods::set_annotation(&api, &pod.pod_name, key, value).await
+    let written = listener.status.as_ref().and_then(|s| s.address.as_deref());
+    pods::set_annotation(&api, &pod.pod_name, key, value, written).await
 }

@@ -31,12 +31,15 @@ pub fn ordinal(pod_name: &str) -> Option<i32> {
 }
 
 /// Sets (`Some`) or removes (`None`) one annotation, only when it differs from what the Pod has.
+/// Removes only the value this listener wrote (`written`, its last address): another listener of
+/// the same Pod port (after a provider switch, say) may own the annotation by now.
 /// A Pod that is gone needs nothing.
 pub async fn set_annotation(
     api: &Api<Pod>,
     pod_name: &str,
     key: &str,
     value: Option<&str>,
+    written: Option<&str>,
 ) -> Result<()> {
     let Some(pod) = api.get_opt(pod_name).await? else {
         return Ok(());
@@ -47,7 +50,7 @@ pub async fn set_annotation(
         .as_ref()
         .and_then(|a| a.get(key))
         .map(String::as_str);
-    if current == value {
+    if current == value || (value.is_none() && current != written) {
         return Ok(());
     }
     let patch = json!({ "metadata": { "annotations": { key: value } } });
