@@ -3,7 +3,7 @@
 //! a reason and an Event.
 mod support;
 
-use dedicated_address_controller::crd::{DedicatedCLBListener, DedicatedCLBService};
+use dedicated_address_controller::crd::{DedicatedCLBListener, DedicatedCLBService, ListenerState};
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
@@ -161,10 +161,7 @@ async fn bad_input_gets_clear_answers_while_good_services_bind() {
                         .map(String::as_str)
                         == Some(service)
                 })
-                .filter(|c| {
-                    c.status.as_ref().and_then(|s| s.state)
-                        == Some(dedicated_address_controller::crd::ListenerState::Bound)
-                })
+                .filter(|c| c.status.as_ref().and_then(|s| s.state) == Some(ListenerState::Bound))
                 .count()
         };
         if bound("good") == 4 && bound("tight") == 4 {
@@ -185,6 +182,59 @@ async fn bad_input_gets_clear_answers_while_good_services_bind() {
         }
     })
     .await;
+
+    let _ = services
+        .delete_collection(&Default::default(), &ListParams::default())
+        .await;
+    eventually(WAIT, "children gone", || async {
+        let left = children
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items
+            .len();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} children"))
+        }
+    })
+    .await;
+}
+
+/// Pods without a VPC IP (Global Router overlay IPs) cannot be CLB targets: their listeners exist
+/// but stay unbound, and the condition names the fix.
+#[tokio::test]
+async fn pods_outside_the_vpc_get_a_condition_naming_the_fix() {
+    // The test ground's Pods are in 10.244.0.0/16; this VPC does not contain them.
+    let e2e = E2e::start_with_vpc("e2e-novpc", emulator_config(50), CLB_ONLY, "10.0.0.0/16").await;
+    e2e.apply_example("examples/clb/gameserver.yaml").await;
+    e2e.apply_example("examples/clb/dedicatedclbservice.yaml")
+        .await;
+    shows_problem(&e2e, "gameserver", "PodIPNotInVPC").await;
+
+    let services: Api<DedicatedCLBService> = Api::namespaced(e2e.client.clone(), e2e.ns());
+    let ready = services
+        .get("gameserver")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .conditions;
+    let message = &ready.iter().find(|c| c.type_ == "Ready").unwrap().message;
+    assert!(
+        message.contains("tke.cloud.tencent.com/networks: tke-route-eni"),
+        "{message}"
+    );
+    let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), e2e.ns());
+    let unbound = children.list(&ListParams::default()).await.unwrap().items;
+    let bound = |c: &DedicatedCLBListener| {
+        c.status.as_ref().and_then(|s| s.state) == Some(ListenerState::Bound)
+    };
+    assert!(
+        !unbound.iter().any(bound),
+        "no listener is bound to an overlay IP"
+    );
 
     let _ = services
         .delete_collection(&Default::default(), &ListParams::default())

@@ -35,8 +35,13 @@ pub fn emulator_config(task_latency_ms: u64) -> EmulatorConfig {
 
 /// The controller's config for an emulator at `endpoint`, with `providers` as YAML.
 pub fn controller_config(endpoint: &str, providers: &str) -> String {
+    controller_config_in_vpc(endpoint, providers, "10.0.0.0/8")
+}
+
+/// [`controller_config`] with another VPC CIDR.
+pub fn controller_config_in_vpc(endpoint: &str, providers: &str, vpc_cidr: &str) -> String {
     format!(
-        "cluster:\n  id: e2e\n  region: ap-guangzhou\n  vpcCidrs: [10.0.0.0/8]\n\
+        "cluster:\n  id: e2e\n  region: ap-guangzhou\n  vpcCidrs: [{vpc_cidr}]\n\
          cloud:\n  endpoint: {endpoint}\n  credentials:\n    source: env\n\
          providers:\n{providers}"
     )
@@ -46,6 +51,16 @@ pub const CLB_ONLY: &str = "  clb:\n    enabled: true\n    batchWindowMs: 100\n"
 
 impl E2e {
     pub async fn start(prefix: &str, emulator: EmulatorConfig, providers: &str) -> Self {
+        Self::start_with_vpc(prefix, emulator, providers, "10.0.0.0/8").await
+    }
+
+    /// [`E2e::start`] with the controller told the VPC is `vpc_cidr`.
+    pub async fn start_with_vpc(
+        prefix: &str,
+        emulator: EmulatorConfig,
+        providers: &str,
+        vpc_cidr: &str,
+    ) -> Self {
         let client = client().await;
         install(&client).await;
         let namespace = TestNamespace::create(&client, prefix).await;
@@ -56,7 +71,7 @@ impl E2e {
             .join("e2e")
             .join(namespace.name());
         std::fs::create_dir_all(&dir).unwrap();
-        let config = controller_config(&emulator.endpoint(), providers);
+        let config = controller_config_in_vpc(&emulator.endpoint(), providers, vpc_cidr);
         let controller =
             ControllerProcess::start(&client, BINARY, namespace.name(), &config, &dir).await;
         let cloud = cloud::client(&emulator.endpoint());
