@@ -88,25 +88,7 @@ async fn bind_20_pods_x_2_ports_per_provider() {
         let writes = e2e.controller.cloud_writes().await - writes_before;
         rows.push(format!("{provider:<6} {PODS} Pods x 2 ports: all bound in {:>6} ms, {writes:>3} cloud write calls", took.as_millis()));
 
-        let services: Api<dedicated_address_controller::crd::DedicatedCLBService> =
-            Api::namespaced(e2e.client.clone(), e2e.ns());
-        let _ = services
-            .delete_collection(&Default::default(), &ListParams::default())
-            .await;
-        eventually(Duration::from_secs(120), "children released", || async {
-            let left = children
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?
-                .items
-                .len();
-            if left == 0 {
-                Ok(())
-            } else {
-                Err(format!("{left} left"))
-            }
-        })
-        .await;
+        e2e.remove_services().await;
     }
     println!("\n{}", rows.join("\n"));
 }

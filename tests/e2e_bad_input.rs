@@ -183,23 +183,7 @@ async fn bad_input_gets_clear_answers_while_good_services_bind() {
     })
     .await;
 
-    let _ = services
-        .delete_collection(&Default::default(), &ListParams::default())
-        .await;
-    eventually(WAIT, "children gone", || async {
-        let left = children
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| e.to_string())?
-            .items
-            .len();
-        if left == 0 {
-            Ok(())
-        } else {
-            Err(format!("{left} children"))
-        }
-    })
-    .await;
+    e2e.remove_services().await;
 }
 
 /// Pods without a VPC IP (Global Router overlay IPs) cannot be CLB targets: their listeners exist
@@ -236,21 +220,5 @@ async fn pods_outside_the_vpc_get_a_condition_naming_the_fix() {
         "no listener is bound to an overlay IP"
     );
 
-    let _ = services
-        .delete_collection(&Default::default(), &ListParams::default())
-        .await;
-    eventually(WAIT, "children gone", || async {
-        let left = children
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| e.to_string())?
-            .items
-            .len();
-        if left == 0 {
-            Ok(())
-        } else {
-            Err(format!("{left} children"))
-        }
-    })
-    .await;
+    e2e.remove_services().await;
 }

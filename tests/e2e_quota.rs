@@ -4,7 +4,6 @@ mod support;
 
 use dedicated_address_controller::crd::{DedicatedCLBListener, DedicatedCLBService, ListenerState};
 use k8s_openapi::api::events::v1::Event;
-use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use std::time::Duration;
 use support::e2e::{E2e, emulator_config};
@@ -108,25 +107,5 @@ async fn quotas_and_limits_give_conditions_and_the_rest_is_served() {
     )
     .await;
 
-    let services: Api<DedicatedCLBService> = Api::namespaced(e2e.client.clone(), e2e.ns());
-    let _ = services
-        .delete_collection(&Default::default(), &ListParams::default())
-        .await;
-    let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), e2e.ns());
-    eventually(WAIT, "children gone", || async {
-        let left: Vec<String> = children
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| e.to_string())?
-            .items
-            .iter()
-            .map(|c| c.name_any())
-            .collect();
-        if left.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{left:?}"))
-        }
-    })
-    .await;
+    e2e.remove_services().await;
 }

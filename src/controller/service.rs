@@ -214,7 +214,8 @@ async fn report_problem(
     Ok(Action::requeue(Duration::from_secs(60)))
 }
 
-fn frontend_ids(service: &DedicatedCLBService) -> Vec<String> {
+/// `existedLbIds` (clb) or `natGatewayIds` (natgw): the frontends a resource names.
+pub(super) fn frontend_ids(service: &DedicatedCLBService) -> Vec<String> {
     let spec = &service.spec;
     spec.existed_lb_ids
         .clone()

@@ -21,11 +21,7 @@ pub async fn sweep_once(
     let mut scopes: BTreeSet<(String, Option<String>, Vec<String>)> = BTreeSet::new();
     for service in services.state() {
         let spec = &service.spec;
-        let ids = spec
-            .existed_lb_ids
-            .clone()
-            .or_else(|| spec.nat_gateway_ids.clone())
-            .unwrap_or_default();
+        let ids = super::service::frontend_ids(&service);
         scopes.insert((spec.provider.clone(), spec.lb_region.clone(), ids));
     }
     let claimed = listeners.state();

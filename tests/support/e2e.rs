@@ -102,6 +102,36 @@ impl E2e {
         }
     }
 
+    /// Deletes every service in the namespace and waits until their children (and so, through
+    /// the finalizers, their cloud resources) are gone.
+    pub async fn remove_services(&self) {
+        use dedicated_address_controller::crd::{DedicatedCLBListener, DedicatedCLBService};
+        use kube::api::ListParams;
+        let services: Api<DedicatedCLBService> = Api::namespaced(self.client.clone(), self.ns());
+        let _ = services
+            .delete_collection(&Default::default(), &ListParams::default())
+            .await;
+        let children: Api<DedicatedCLBListener> = Api::namespaced(self.client.clone(), self.ns());
+        super::eventually(
+            std::time::Duration::from_secs(120),
+            "every child gone",
+            || async {
+                let left = children
+                    .list(&ListParams::default())
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .items
+                    .len();
+                if left == 0 {
+                    Ok(())
+                } else {
+                    Err(format!("{left} children left"))
+                }
+            },
+        )
+        .await;
+    }
+
     pub async fn scale(&self, statefulset: &str, replicas: i32) {
         let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), self.ns());
         let patch = json!({ "spec": { "replicas": replicas } });
