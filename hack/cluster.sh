@@ -3,6 +3,7 @@
 # kube-controller-manager, kube-scheduler) plus kwok, which plays the kubelets of a few
 # fake nodes so that Pods get scheduled, become Running and get Pod IPs.
 #
+#   hack/cluster.sh build   build what the cache lacks (also helm, for the chart's tests)
 #   hack/cluster.sh up      build (if the cache is cold), start, wait until Ready
 #   hack/cluster.sh down    stop exactly what `up` started, remove the runtime state
 #   hack/cluster.sh env     print `export KUBECONFIG=...`
@@ -378,9 +379,10 @@ cmd_status() {
 }
 
 case "${1:-}" in
+  build) ground_build ;;
   up) cmd_up ;;
   down) cmd_down ;;
   env) cmd_env ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 build|up|down|env|status" >&2; exit 2 ;;
 esac

@@ -10,7 +10,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=lib/versions.sh
 source hack/lib/versions.sh
-STATE="$ROOT/.ground/demo"
+# Outside .ground: hack/cluster.sh owns that directory and refuses to start over a stranger's.
+STATE="$ROOT/.demo"
 KUBECTL="$GROUND_BIN/kubectl"
 
 # Deleting the example while the controller still runs releases its listeners, so the next run
@@ -38,7 +39,12 @@ fi
 keep=false
 [ "${1:-}" = "--keep" ] && keep=true
 
-cargo build --quiet --bin dedicated-address-controller -p dedicated-address-controller -p tencentcloud-emulator
+# Both binaries, by name: `--bin` alone would build only the first package's.
+cargo build --quiet -p dedicated-address-controller --bin dedicated-address-controller \
+  -p tencentcloud-emulator --bin tencentcloud-emulator
+for binary in dedicated-address-controller tencentcloud-emulator; do
+  [ -x "target/debug/$binary" ] || { echo "the build left no target/debug/$binary" >&2; exit 1; }
+done
 mkdir -p "$STATE"
 started_ground=false
 if ! hack/cluster.sh status >/dev/null 2>&1; then
@@ -55,11 +61,35 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# Fails fast, naming the cause, when a process the demo started has died.
+check_alive() {
+  local name="$1"
+  if ! kill -0 "$(cat "$STATE/$name.pid")" 2>/dev/null; then
+    echo "the $name exited; last lines of $STATE/$name.log:" >&2
+    tail -30 "$STATE/$name.log" >&2
+    exit 1
+  fi
+}
+
+# Waits until `curl` gets an answer from $2, failing fast if process $1 dies first.
+wait_serving() {
+  local name="$1" url="$2" i
+  for i in $(seq 100); do
+    curl -s -o /dev/null "$url" && return 0
+    check_alive "$name"
+    sleep 0.1
+  done
+  echo "the $name does not answer at $url; last lines of $STATE/$name.log:" >&2
+  tail -30 "$STATE/$name.log" >&2
+  exit 1
+}
+
 echo "== cloud emulator"
 emulator_port=$(free_port)
 target/debug/tencentcloud-emulator --listen "127.0.0.1:$emulator_port" --config examples/emulator.toml \
   --state-file "$STATE/emulator-state.json" >"$STATE/emulator.log" 2>&1 &
 echo $! >"$STATE/emulator.pid"
+wait_serving emulator "http://127.0.0.1:$emulator_port/_emulator/state"
 
 echo "== CRDs, RBAC and the controller"
 "$KUBECTL" apply --server-side -f deploy/crds/crds.yaml -f deploy/namespace.yaml -f deploy/rbac.yaml >/dev/null
@@ -86,6 +116,7 @@ KUBECONFIG="$STATE/controller.kubeconfig" TENCENTCLOUD_SECRET_ID=AKIDEMULATOR TE
   target/debug/dedicated-address-controller --config "$STATE/config.yaml" --listen "127.0.0.1:$metrics_port" \
   >"$STATE/controller.log" 2>&1 &
 echo $! >"$STATE/controller.pid"
+wait_serving controller "http://127.0.0.1:$metrics_port/healthz"
 
 echo "== seed 000's example: 3 game servers x (TCP 9000, UDP 8000)"
 # A namespace left terminating by an earlier run must be gone before it can be made again.
@@ -99,6 +130,8 @@ while :; do
   # 3 Pods x 2 ports; Ready alone is also true for a service whose Pods do not exist yet.
   [ "$ready" = "True" ] && [ "$progress" = "6/6" ] && break
   elapsed=$(( ($(date +%s%N) - started) / 1000000000 ))
+  check_alive controller
+  check_alive emulator
   if [ "$elapsed" -gt 120 ]; then
     echo "not bound after 120 s; controller log:" >&2
     tail -30 "$STATE/controller.log" >&2
@@ -121,4 +154,6 @@ writes=$(echo "$metrics" | grep '^dedicated_address_cloud_calls_total' \
   | grep -E 'action="(Create|Delete|Modify|Register|Deregister|Batch|Allocate|Associate|Disassociate|Release)' \
   | awk '{ sum += $NF } END { print sum + 0 }')
 echo "cloud write calls (retries included): $writes"
-$keep && echo "still running; stop with: hack/demo.sh --stop"
+if $keep; then
+  echo "still running; stop with: hack/demo.sh --stop"
+fi

@@ -23,20 +23,33 @@ use std::{
     collections::{BTreeMap, BTreeSet, HashMap, HashSet},
 };
 
-/// What an allocation belongs to: one port of one Pod, by the Pod's name.
+/// What an allocation belongs to: one port of one Pod, by the Pod's name, and the port pool it
+/// draws from (empty for a `DedicatedCLBService`, whose slots come from its own frontends).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AllocationKey {
     pub pod_name: String,
     pub protocol: Protocol,
     pub target_port: u16,
+    pub pool: String,
 }
 
 impl AllocationKey {
     pub fn new(pod_name: impl Into<String>, protocol: Protocol, target_port: u16) -> Self {
+        Self::in_pool(pod_name, protocol, target_port, "")
+    }
+
+    /// A Pod port whose slot comes from port pool `pool`.
+    pub fn in_pool(
+        pod_name: impl Into<String>,
+        protocol: Protocol,
+        target_port: u16,
+        pool: impl Into<String>,
+    ) -> Self {
         Self {
             pod_name: pod_name.into(),
             protocol,
             target_port,
+            pool: pool.into(),
         }
     }
 }
@@ -48,6 +61,7 @@ impl Ord for AllocationKey {
         natural_cmp(&self.pod_name, &other.pod_name)
             .then(self.protocol.cmp(&other.protocol))
             .then(self.target_port.cmp(&other.target_port))
+            .then(self.pool.cmp(&other.pool))
     }
 }
 
@@ -80,8 +94,8 @@ pub struct Allocation {
 pub enum ReleaseReason {
     /// Its Pod or port is no longer selected.
     NotWanted,
-    /// Its frontend (or public IP) is no longer offered: removed from the resource or the
-    /// config, or gone from the cloud.
+    /// Its frontend (or public IP) is no longer offered: removed from the resource, the pool or
+    /// the config, or gone from the cloud.
     FrontendGone,
     /// Its port is outside the port range now.
     OutOfRange,
@@ -102,13 +116,40 @@ pub struct Release {
     pub reason: ReleaseReason,
 }
 
+/// In which order a pool's frontends take new slots (a port pool's `lbPolicy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LbPolicy {
+    /// The frontend with the most room left first (a `DedicatedCLBService`'s frontends).
+    #[default]
+    MostRoom,
+    /// The frontend with the fewest slots first: Pods spread over as many addresses as possible.
+    Uniform,
+    /// The pool's order: the first frontend fills before the next is used.
+    InOrder,
+    /// An order of its own for every Pod (stable: the same Pod always gets the same order).
+    Random,
+}
+
+/// Where the Pod ports of one port pool may go.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOffer<'a> {
+    pub name: &'a str,
+    /// The pool's frontends, in the pool's order.
+    pub frontend_ids: &'a [String],
+    /// Intersected with each frontend's own range.
+    pub port_range: Option<PortRange>,
+    pub policy: LbPolicy,
+    /// Frontends that keep what they hold but take nothing new (a pool's `lbBlacklist`).
+    pub closed: &'a [String],
+}
+
 /// Everything [`plan`] needs.
 #[derive(Clone, Copy, Debug)]
 pub struct AllocationInput<'a> {
     /// Where slots may be; from the provider, in the user's order (the tie-breaker).
     pub frontends: &'a [Frontend],
-    /// The resource's `minPort`-`maxPort`; intersected with each frontend's own range. Neither
-    /// given: 1-65535.
+    /// The resource's `minPort`-`maxPort` for keys without a pool; intersected with each
+    /// frontend's own range. Neither given: 1-65535.
     pub port_range: Option<PortRange>,
     /// This resource's allocations, read from its children.
     pub existing: &'a [Allocation],
@@ -116,6 +157,12 @@ pub struct AllocationInput<'a> {
     pub occupied: &'a [PortSlot],
     /// The Pod ports that should have a slot.
     pub wanted: &'a [AllocationKey],
+    /// The pools keys with a `pool` draw from; a key whose pool is not here gets no slot.
+    pub pools: &'a [PoolOffer<'a>],
+    /// Keys that must share one port number (a port pool's `TCPUDP`, `useSamePortAcrossPools`);
+    /// keys of one group and one pool share the frontend too, so that they have one address.
+    /// A group is placed whole or not at all.
+    pub same_port: &'a [Vec<AllocationKey>],
 }
 
 /// What to do; every list sorted by key.
@@ -134,6 +181,10 @@ pub struct AllocationPlan {
 /// A slot on an offered frontend, by index: cheap to hash while searching for free ports.
 type SlotIndex = (usize, usize, u16, Protocol);
 
+/// The members of a same-port group in one pool: their protocols, and the (frontend, public
+/// IP) a member that already holds a slot pins them to.
+type GroupUnit = (Vec<Protocol>, Option<(usize, usize)>);
+
 /// Plans allocations; see the module docs for the rules.
 pub fn plan(input: &AllocationInput<'_>) -> AllocationPlan {
     let mut state = State::new(input);
@@ -151,18 +202,17 @@ pub fn plan(input: &AllocationInput<'_>) -> AllocationPlan {
     // of two that collide.
     let mut existing: Vec<&Allocation> = input.existing.iter().collect();
     existing.sort_by(|a, b| a.key.cmp(&b.key).then_with(|| a.slot.cmp(&b.slot)));
-    let mut kept_slots: HashSet<SlotIndex> = HashSet::new();
-    let mut kept_keys: HashSet<&AllocationKey> = HashSet::new();
+    let mut kept: HashMap<&AllocationKey, SlotIndex> = HashMap::new();
     for allocation in existing {
         let index = state.index_of(&allocation.slot);
         let reason = if !wanted.contains(&allocation.key) {
             Some(ReleaseReason::NotWanted)
-        } else if kept_keys.contains(&allocation.key) {
+        } else if kept.contains_key(&allocation.key) {
             Some(ReleaseReason::Duplicate)
         } else if allocation.slot.protocol != allocation.key.protocol {
             Some(ReleaseReason::ProtocolMismatch)
-        } else if let Some(index) = index {
-            if !state.in_range(index) {
+        } else if let Some(index) = index.filter(|i| state.offers(&allocation.key, i.0)) {
+            if !state.in_range(&allocation.key, index) {
                 Some(ReleaseReason::OutOfRange)
             } else if state.is_taken(index) {
                 // Held by `occupied` or by an allocation kept just before.
@@ -178,36 +228,80 @@ pub fn plan(input: &AllocationInput<'_>) -> AllocationPlan {
         if let Some(index) = index {
             state.take(index);
         }
-        match reason {
-            None => {
-                kept_slots.extend(index);
-                kept_keys.insert(&allocation.key);
-                state.remember_pod_slot(&allocation.key, index.expect("kept slots are offered"));
+        match (reason, index) {
+            (None, Some(index)) => {
+                kept.insert(&allocation.key, index);
+                state.remember_pod_slot(&allocation.key, index);
                 plan.keep.push(allocation.clone());
             }
-            Some(reason) => plan.release.push(Release {
+            (reason, _) => plan.release.push(Release {
                 key: allocation.key.clone(),
                 slot: allocation.slot.clone(),
-                reason,
+                reason: reason.unwrap_or(ReleaseReason::FrontendGone),
             }),
         }
     }
 
-    for key in wanted.into_iter().filter(|key| !kept_keys.contains(key)) {
-        match state.place(key) {
-            Some(index) => {
-                state.take(index);
-                state.remember_pod_slot(key, index);
-                plan.assign.push(Allocation {
-                    key: key.clone(),
-                    slot: state.slot(index),
-                });
+    // Groups that must share a port number, by member.
+    let mut group_of: HashMap<&AllocationKey, usize> = HashMap::new();
+    for (index, group) in input.same_port.iter().enumerate() {
+        for key in group.iter().filter(|key| wanted.contains(key)) {
+            group_of.entry(key).or_insert(index);
+        }
+    }
+    let mut placed_groups: HashSet<usize> = HashSet::new();
+    for key in wanted.iter().copied().filter(|key| !kept.contains_key(key)) {
+        match group_of.get(key) {
+            None => match state.place(key) {
+                Some(index) => {
+                    state.take(index);
+                    state.remember_pod_slot(key, index);
+                    plan.assign.push(Allocation {
+                        key: key.clone(),
+                        slot: state.slot(index),
+                    });
+                }
+                None => plan.exhausted.push(key.clone()),
+            },
+            Some(&group) => {
+                if !placed_groups.insert(group) {
+                    continue;
+                }
+                let members: Vec<&AllocationKey> = input.same_port[group]
+                    .iter()
+                    .filter(|member| {
+                        wanted.contains(member) && group_of.get(member) == Some(&group)
+                    })
+                    .collect();
+                let missing: Vec<&AllocationKey> = members
+                    .iter()
+                    .copied()
+                    .filter(|member| !kept.contains_key(member))
+                    .collect();
+                let holding: Vec<(&AllocationKey, SlotIndex)> = members
+                    .iter()
+                    .filter_map(|member| Some((*member, *kept.get(member)?)))
+                    .collect();
+                match state.place_group(&missing, &holding) {
+                    Some(indexes) => {
+                        for (member, index) in missing.iter().zip(indexes) {
+                            state.take(index);
+                            state.remember_pod_slot(member, index);
+                            plan.assign.push(Allocation {
+                                key: (*member).clone(),
+                                slot: state.slot(index),
+                            });
+                        }
+                    }
+                    None => plan.exhausted.extend(missing.into_iter().cloned()),
+                }
             }
-            None => plan.exhausted.push(key.clone()),
         }
     }
 
     plan.keep.sort_by(|a, b| a.key.cmp(&b.key));
+    plan.assign.sort_by(|a, b| a.key.cmp(&b.key));
+    plan.exhausted.sort();
     plan.release
         .sort_by(|a, b| a.key.cmp(&b.key).then_with(|| a.slot.cmp(&b.slot)));
     plan
@@ -217,10 +311,13 @@ pub fn plan(input: &AllocationInput<'_>) -> AllocationPlan {
 struct State<'a> {
     frontends: Vec<OfferedFrontend<'a>>,
     by_id: HashMap<&'a str, usize>,
+    /// By pool name; `""` is the resource's own frontends.
+    offers: HashMap<&'a str, Offer>,
     taken: HashSet<SlotIndex>,
-    /// Per (frontend, public IP, protocol): no port below it is free. Ports are only ever taken
-    /// during a plan, so it only moves up, and finding the lowest free port stays linear overall.
-    cursors: HashMap<(usize, usize, Protocol), u32>,
+    /// Per (frontend, public IP, protocol, lowest port of the range): no port from that lowest
+    /// port up to it is free. Ports are only ever taken during a plan, so it only moves up, and
+    /// finding the lowest free port stays linear overall.
+    cursors: HashMap<(usize, usize, Protocol, u16), u32>,
     /// Slots each Pod holds so far, to keep its ports together.
     pod_slots: BTreeMap<&'a str, BTreeSet<(usize, usize, u16)>>,
 }
@@ -229,10 +326,18 @@ struct OfferedFrontend<'a> {
     frontend: &'a Frontend,
     /// `[None]` for a frontend with one implicit address; its public IPs otherwise.
     public_ips: Vec<Option<&'a str>>,
-    /// Where slots may be on it; `None` when its range and the resource's do not overlap.
-    range: Option<PortRange>,
     /// Distinct slots on it that exist or are planned.
     used: u32,
+}
+
+/// Where the keys of one pool (or of the resource itself) may go.
+struct Offer {
+    /// Frontend indexes, in the pool's order.
+    frontends: Vec<usize>,
+    range: Option<PortRange>,
+    policy: LbPolicy,
+    /// Frontend indexes that take nothing new.
+    closed: HashSet<usize>,
 }
 
 const ALL_PORTS: PortRange = PortRange { min: 1, max: 65535 };
@@ -255,21 +360,41 @@ impl<'a> State<'a> {
                     .map(|ip| Some(ip.as_str()))
                     .collect()
             };
-            let range = frontend
-                .port_range
-                .unwrap_or(ALL_PORTS)
-                .intersect(&input.port_range.unwrap_or(ALL_PORTS))
-                .and_then(|range| range.intersect(&ALL_PORTS));
             frontends.push(OfferedFrontend {
                 frontend,
                 public_ips,
-                range,
                 used: 0,
+            });
+        }
+        let mut offers = HashMap::new();
+        offers.insert(
+            "",
+            Offer {
+                frontends: (0..frontends.len()).collect(),
+                range: input.port_range,
+                policy: LbPolicy::MostRoom,
+                closed: HashSet::new(),
+            },
+        );
+        for pool in input.pools {
+            let indexes = |ids: &[String]| -> Vec<usize> {
+                let mut seen = HashSet::new();
+                ids.iter()
+                    .filter_map(|id| by_id.get(id.as_str()).copied())
+                    .filter(|index| seen.insert(*index))
+                    .collect()
+            };
+            offers.entry(pool.name).or_insert(Offer {
+                frontends: indexes(pool.frontend_ids),
+                range: pool.port_range,
+                policy: pool.policy,
+                closed: indexes(pool.closed).into_iter().collect(),
             });
         }
         Self {
             frontends,
             by_id,
+            offers,
             taken: HashSet::new(),
             cursors: HashMap::new(),
             pod_slots: BTreeMap::new(),
@@ -296,9 +421,26 @@ impl<'a> State<'a> {
         }
     }
 
-    fn in_range(&self, (frontend, _, port, _): SlotIndex) -> bool {
+    /// Whether `key`'s pool (or resource) offers this frontend at all.
+    fn offers(&self, key: &AllocationKey, frontend: usize) -> bool {
+        self.offers
+            .get(key.pool.as_str())
+            .is_some_and(|offer| offer.frontends.contains(&frontend))
+    }
+
+    /// The ports `frontend` offers to `pool`'s keys: both ranges; `None` when they do not meet.
+    fn range(&self, pool: &str, frontend: usize) -> Option<PortRange> {
+        let offer = self.offers.get(pool)?;
         self.frontends[frontend]
-            .range
+            .frontend
+            .port_range
+            .unwrap_or(ALL_PORTS)
+            .intersect(&offer.range.unwrap_or(ALL_PORTS))
+            .and_then(|range| range.intersect(&ALL_PORTS))
+    }
+
+    fn in_range(&self, key: &AllocationKey, (frontend, _, port, _): SlotIndex) -> bool {
+        self.range(&key.pool, frontend)
             .is_some_and(|range| range.contains(port))
     }
 
@@ -312,9 +454,10 @@ impl<'a> State<'a> {
         }
     }
 
-    fn has_capacity(&self, frontend: usize) -> bool {
+    /// Room for `slots` more new slots.
+    fn has_room(&self, frontend: usize, slots: u32) -> bool {
         let offered = &self.frontends[frontend];
-        offered.used < offered.frontend.capacity
+        offered.used + slots <= offered.frontend.capacity
     }
 
     fn remember_pod_slot(&mut self, key: &'a AllocationKey, (frontend, ip, port, _): SlotIndex) {
@@ -324,9 +467,41 @@ impl<'a> State<'a> {
             .insert((frontend, ip, port));
     }
 
+    /// The frontends `pod`'s keys of `pool` may get new slots on, best first.
+    fn candidates(&self, pool: &str, pod: &str, slots: u32) -> Vec<usize> {
+        let Some(offer) = self.offers.get(pool) else {
+            return Vec::new();
+        };
+        let mut order: Vec<(usize, usize)> = offer
+            .frontends
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !offer.closed.contains(f) && self.has_room(**f, slots))
+            .map(|(position, f)| (position, *f))
+            .collect();
+        let room = |f: usize| {
+            let offered = &self.frontends[f];
+            offered.frontend.capacity.saturating_sub(offered.used)
+        };
+        match offer.policy {
+            LbPolicy::MostRoom => {
+                order.sort_by_key(|&(position, f)| (std::cmp::Reverse(room(f)), position))
+            }
+            LbPolicy::Uniform => {
+                order.sort_by_key(|&(position, f)| (self.frontends[f].used, position))
+            }
+            LbPolicy::InOrder => {}
+            LbPolicy::Random => order.sort_by_key(|&(position, f)| {
+                (fnv1a(pod, &self.frontends[f].frontend.id), position)
+            }),
+        }
+        order.into_iter().map(|(_, f)| f).collect()
+    }
+
     /// The slot for a new allocation of `key`, if there is one.
     fn place(&mut self, key: &AllocationKey) -> Option<SlotIndex> {
         let protocol = key.protocol;
+        let candidates = self.candidates(&key.pool, &key.pod_name, 1);
         // Next to the Pod's other ports: same frontend and address, the same port number if it
         // is free for this protocol, else the lowest free port there.
         let pod_slots: Vec<(usize, usize, u16)> = self
@@ -336,34 +511,25 @@ impl<'a> State<'a> {
             .unwrap_or_default();
         for &(frontend, ip, port) in &pod_slots {
             let index = (frontend, ip, port, protocol);
-            if self.has_capacity(frontend) && self.in_range(index) && !self.is_taken(index) {
+            if candidates.contains(&frontend) && self.in_range(key, index) && !self.is_taken(index)
+            {
                 return Some(index);
             }
         }
         for &(frontend, ip, _) in &pod_slots {
-            if self.has_capacity(frontend)
-                && let Some(port) = self.lowest_free_port(frontend, ip, protocol)
+            if candidates.contains(&frontend)
+                && let Some(port) =
+                    self.lowest_free_port(&key.pool, frontend, ip, &[protocol], None)
             {
                 return Some((frontend, ip, port, protocol));
             }
         }
 
-        // Otherwise spread: the frontend with the most room left, the user's order breaking
-        // ties; on it the lowest free port, then the first public IP.
-        let mut order: Vec<usize> = (0..self.frontends.len())
-            .filter(|&frontend| self.has_capacity(frontend))
-            .collect();
-        order.sort_by_key(|&frontend| {
-            let offered = &self.frontends[frontend];
-            (
-                std::cmp::Reverse(offered.frontend.capacity.saturating_sub(offered.used)),
-                frontend,
-            )
-        });
-        for frontend in order {
+        // Otherwise by the policy; on a frontend the lowest free port, then the first IP.
+        for frontend in candidates {
             let best = (0..self.frontends[frontend].public_ips.len())
                 .filter_map(|ip| {
-                    self.lowest_free_port(frontend, ip, protocol)
+                    self.lowest_free_port(&key.pool, frontend, ip, &[protocol], None)
                         .map(|port| (port, ip))
                 })
                 .min();
@@ -374,21 +540,182 @@ impl<'a> State<'a> {
         None
     }
 
-    fn lowest_free_port(&mut self, frontend: usize, ip: usize, protocol: Protocol) -> Option<u16> {
-        let range = self.frontends[frontend].range?;
-        let cursor = self
-            .cursors
-            .entry((frontend, ip, protocol))
-            .or_insert(u32::from(range.min));
-        while *cursor <= u32::from(range.max) {
-            let port = u16::try_from(*cursor).expect("the range is within u16");
-            if !self.taken.contains(&(frontend, ip, port, protocol)) {
-                return Some(port);
-            }
-            *cursor += 1;
+    /// Slots for `missing`, all on one port number, alongside the group's members that already
+    /// hold slots (`holding`, which fix the port and, per pool, the frontend). Members of one
+    /// pool share a frontend and address. `None` when the whole group does not fit.
+    fn place_group(
+        &mut self,
+        missing: &[&AllocationKey],
+        holding: &[(&AllocationKey, SlotIndex)],
+    ) -> Option<Vec<SlotIndex>> {
+        if missing.is_empty() {
+            return Some(Vec::new());
         }
-        None
+        // One unit per pool: its missing protocols, and where a held member pins it.
+        let mut units: BTreeMap<&str, GroupUnit> = BTreeMap::new();
+        for key in missing {
+            units
+                .entry(key.pool.as_str())
+                .or_default()
+                .0
+                .push(key.protocol);
+        }
+        for (key, (frontend, ip, _, _)) in holding {
+            if let Some(unit) = units.get_mut(key.pool.as_str()) {
+                unit.1 = Some((*frontend, *ip));
+            }
+        }
+        let pod = missing[0].pod_name.as_str();
+        let pinned_port = holding.first().map(|(_, index)| index.2);
+        if units.len() == 1 && pinned_port.is_none() {
+            // One pool: its policy picks the frontend first, then the lowest port free there
+            // for every protocol.
+            let (pool, (protocols, _)) = units.into_iter().next()?;
+            for frontend in self.candidates(pool, pod, protocols.len() as u32) {
+                for ip in 0..self.frontends[frontend].public_ips.len() {
+                    if let Some(port) =
+                        self.lowest_free_port(pool, frontend, ip, &protocols, Some(1))
+                    {
+                        return Some(
+                            missing
+                                .iter()
+                                .map(|key| (frontend, ip, port, key.protocol))
+                                .collect(),
+                        );
+                    }
+                }
+            }
+            return None;
+        }
+        // Several pools: the lowest port number every pool can give.
+        let mut port = pinned_port.unwrap_or(1);
+        loop {
+            // Slots chosen for earlier units at this port are taken for the later ones (two
+            // pools may share a frontend); undone unless the whole group fits.
+            let mut tentative: Vec<SlotIndex> = Vec::new();
+            let mut chosen: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            let mut next = port;
+            for (pool, (protocols, pin)) in &units {
+                let frontends = match pin {
+                    Some((frontend, _)) => vec![*frontend],
+                    None => self.candidates(pool, pod, protocols.len() as u32),
+                };
+                // The lowest port at or after `port` some frontend of the unit has free for
+                // every protocol of the unit; the policy's order breaks ties.
+                let places: Vec<(usize, usize)> = frontends
+                    .iter()
+                    .flat_map(|&frontend| {
+                        let ips: Vec<usize> = match pin {
+                            Some((_, ip)) => vec![*ip],
+                            None => (0..self.frontends[frontend].public_ips.len()).collect(),
+                        };
+                        ips.into_iter().map(move |ip| (frontend, ip))
+                    })
+                    .collect();
+                let mut best: Option<(u16, usize, usize, usize)> = None;
+                for (order, (frontend, ip)) in places.into_iter().enumerate() {
+                    if let Some(free) =
+                        self.lowest_free_port(pool, frontend, ip, protocols, Some(port))
+                    {
+                        let candidate = (free, order, frontend, ip);
+                        if best.is_none_or(|b| candidate < b) {
+                            best = Some(candidate);
+                        }
+                    }
+                }
+                let Some((free, _, frontend, ip)) = best else {
+                    self.untake(&tentative);
+                    return None;
+                };
+                if free == port {
+                    chosen.insert(pool, (frontend, ip));
+                    for &protocol in protocols {
+                        let index = (frontend, ip, port, protocol);
+                        self.take(index);
+                        tentative.push(index);
+                    }
+                } else {
+                    next = next.max(free);
+                }
+            }
+            self.untake(&tentative);
+            if chosen.len() == units.len() {
+                let indexes = missing
+                    .iter()
+                    .map(|key| {
+                        let (frontend, ip) = chosen[key.pool.as_str()];
+                        (frontend, ip, port, key.protocol)
+                    })
+                    .collect();
+                return Some(indexes);
+            }
+            if pinned_port.is_some() || next == port {
+                return None;
+            }
+            port = next;
+        }
     }
+
+    /// Gives back slots taken while trying a group that did not fit.
+    fn untake(&mut self, indexes: &[SlotIndex]) {
+        for index in indexes {
+            if self.taken.remove(index) {
+                self.frontends[index.0].used -= 1;
+            }
+        }
+    }
+
+    /// The lowest port of `pool`'s range on this frontend and address that is free for every
+    /// one of `protocols`, from `from` on (`None`: from the bottom of the range).
+    fn lowest_free_port(
+        &mut self,
+        pool: &str,
+        frontend: usize,
+        ip: usize,
+        protocols: &[Protocol],
+        from: Option<u16>,
+    ) -> Option<u16> {
+        let range = self.range(pool, frontend)?;
+        let mut port = u32::from(from.unwrap_or(range.min).max(range.min));
+        loop {
+            let mut moved = false;
+            for &protocol in protocols {
+                let cursor = self
+                    .cursors
+                    .entry((frontend, ip, protocol, range.min))
+                    .or_insert(u32::from(range.min));
+                if port < *cursor {
+                    port = *cursor;
+                }
+                while port <= u32::from(range.max)
+                    && self.taken.contains(&(frontend, ip, port as u16, protocol))
+                {
+                    port += 1;
+                    moved = true;
+                }
+                if from.is_none() && protocols.len() == 1 {
+                    *cursor = port;
+                }
+            }
+            if port > u32::from(range.max) {
+                return None;
+            }
+            if !moved {
+                return u16::try_from(port).ok();
+            }
+        }
+    }
+}
+
+/// A stable hash of a Pod and a frontend, for the `Random` policy's per-Pod order (the std
+/// hasher may change between releases, which would reshuffle).
+fn fnv1a(pod: &str, frontend: &str) -> u64 {
+    pod.bytes()
+        .chain([0])
+        .chain(frontend.bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 /// Compares strings with runs of digits compared as numbers: `gs-2` < `gs-10`. Equal only for

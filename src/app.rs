@@ -1,14 +1,17 @@
-//! The controller process: flags, config, providers, the operations endpoints and the
-//! reconcilers, until SIGTERM. A binary with custom providers calls [`main`] with a hook that
-//! registers them next to the built-ins.
+//! The controller process: flags, config, providers, the operations endpoints, leader election
+//! and the reconcilers, until SIGTERM. A binary with custom providers calls [`main`] with a
+//! hook that registers them next to the built-ins.
 use crate::config::ControllerConfig;
 use crate::controller::{self, Context};
 use crate::http::{self, Readiness};
+use crate::leader::{Elector, LeaseTimings};
 use crate::metrics::Metrics;
 use crate::registry::ProviderRegistry;
 use crate::telemetry::{self, LogFormat};
 use crate::{Result, providers};
 use clap::Parser;
+use futures::FutureExt;
+use k8s_openapi::api::coordination::v1::Lease;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use tokio::signal::unix::{SignalKind, signal};
 #[derive(Debug, Parser)]
 #[command(version)]
 pub struct Args {
-    /// The config file (YAML or TOML); `DAC_`-prefixed environment variables override it.
+    /// The config file (YAML or TOML); `DAC_<SECTION>__...` environment variables override it.
     #[arg(long, env = "DAC_CONFIG")]
     pub config: Option<PathBuf>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
@@ -27,22 +30,50 @@ pub struct Args {
     /// Watch only this namespace (default: all). Tests run one controller per namespace.
     #[arg(long, env = "DAC_NAMESPACE")]
     pub namespace: Option<String>,
+    /// Where the leader Lease lives: the controller's own namespace.
+    #[arg(
+        long,
+        env = "POD_NAMESPACE",
+        default_value = "dedicated-address-system"
+    )]
+    pub leader_election_namespace: String,
+    /// The leader Lease's name; default `dedicated-address-controller`, with `-<namespace>`
+    /// appended for a `--namespace` controller (each namespace has its own leader).
+    #[arg(long)]
+    pub leader_election_id: Option<String>,
     /// Log format.
     #[arg(long, value_enum, default_value = "text", env = "LOG_FORMAT")]
     pub log_format: LogFormat,
+}
+
+impl Args {
+    fn lease_name(&self) -> String {
+        self.leader_election_id.clone().unwrap_or_else(|| {
+            let base = crate::controller::MANAGER;
+            match &self.namespace {
+                Some(namespace) => format!("{base}-{namespace}"),
+                None => base.to_string(),
+            }
+        })
+    }
 }
 
 /// Registers providers beyond the built-ins (see `examples/custom-provider`).
 pub type RegisterCustom = dyn FnOnce(&ControllerConfig, &mut ProviderRegistry) -> Result<()>;
 
 /// Parses the flags and runs the controller until SIGTERM or Ctrl-C.
+///
+/// Every replica loads its config and providers and serves the operations endpoints; only the
+/// one holding the leader Lease runs the reconcilers and the sweep. A leader that cannot renew
+/// its lease exits before the lease can expire, so two writers never overlap; Kubernetes starts
+/// it again as a follower.
 pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
     let args = Args::parse();
     telemetry::init(args.log_format);
     let config = ControllerConfig::load(args.config.as_deref())?;
 
     let metrics = Metrics::default();
-    let mut registry = providers::builtin(&config, &metrics)?;
+    let mut registry = providers::builtin(&config, &metrics, args.namespace.as_deref())?;
     register_custom(&config, &mut registry)?;
     for section in registry.unclaimed_sections(&config) {
         tracing::warn!(
@@ -52,7 +83,7 @@ pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
     }
     tracing::info!(providers = ?registry.names().collect::<Vec<_>>(), "providers enabled");
 
-    let client = kube::Client::try_default().await?;
+    let client = counted_client(&metrics).await?;
     let readiness = Readiness::default();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
@@ -63,16 +94,65 @@ pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
         }
     });
 
+    let shutdown = shutdown_signal().shared();
+    let identity = format!(
+        "{}_{}",
+        std::env::var("POD_NAME").unwrap_or_else(|_| "dedicated-address-controller".into()),
+        uuid::Uuid::new_v4().simple()
+    );
+    let leases: kube::Api<Lease> =
+        kube::Api::namespaced(client.clone(), &args.leader_election_namespace);
+    let mut elector = Elector::new(leases, args.lease_name(), identity, LeaseTimings::default());
+    tracing::info!(lease = %args.lease_name(), namespace = %args.leader_election_namespace, identity = %elector.identity(), "waiting to lead");
+    let following = readiness.clone();
+    tokio::select! {
+        () = elector.acquire(|readable| following.set_following(readable)) => {}
+        () = shutdown.clone() => {
+            tracing::info!("stopped while following");
+            return Ok(());
+        }
+    }
+    tracing::info!(lease = %args.lease_name(), "leading");
+    metrics.leader.set(1);
+    readiness.set_leading();
+
     let ctx = Arc::new(Context::new(
         client,
         registry,
-        config.cluster.clone(),
-        metrics,
+        &config,
+        metrics.clone(),
         args.namespace.clone(),
     ));
-    controller::run(ctx, readiness, shutdown_signal()).await;
-    tracing::info!("stopped");
-    Ok(())
+    tokio::select! {
+        () = controller::run(ctx, readiness, shutdown) => {
+            metrics.leader.set(0);
+            elector.release().await;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        lost = elector.keep_renewing() => {
+            // Exiting is the only way to be sure nothing this process started (a reconcile,
+            // a provider's queue) writes again; the next start is a follower.
+            metrics.leader.set(0);
+            tracing::error!(error = %lost, "stopping at once so that no second writer can exist");
+            Err(lost.into())
+        }
+    }
+}
+
+/// A client whose every request is counted in `metrics` (by verb and resource), so that the
+/// cost of a reconcile on the API server is visible.
+async fn counted_client(metrics: &Metrics) -> Result<kube::Client> {
+    let config = kube::Config::infer().await?;
+    let counted = metrics.clone();
+    let counting =
+        tower::util::MapRequestLayer::new(move |request: ::http::Request<kube::client::Body>| {
+            counted.kube_request(request.method(), request.uri());
+            request
+        });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&counting)
+        .build())
 }
 
 async fn shutdown_signal() {

@@ -27,6 +27,7 @@ pub fn client(config: &CloudConfig, metrics: &Metrics) -> dac_tencentcloud::Resu
             max_attempts: config.retry.max_attempts,
             base_delay: Duration::from_millis(config.retry.base_delay_ms),
             max_delay: Duration::from_millis(config.retry.max_delay_ms),
+            busy_budget: Duration::from_millis(config.retry.busy_budget_ms),
             ..RetryConfig::default()
         })
         .rate_limit(RateLimitConfig {

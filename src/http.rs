@@ -1,21 +1,58 @@
-//! The operations endpoints: `/metrics`, `/healthz` (the process is alive) and `/readyz`
-//! (the controllers have started and their caches are synced).
+//! The operations endpoints: `/metrics`, `/healthz` (the process is alive) and `/readyz`: a
+//! leader is ready once its controllers' caches are synced; a follower is ready while it can
+//! read the leader lease, i.e. while it could take over.
 use crate::metrics::Metrics;
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Flipped to ready once every controller's watch caches have synced.
+/// What `/readyz` answers: the process's role and whether it is fit for it.
 #[derive(Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness(Arc<ReadinessState>);
+
+#[derive(Default)]
+pub struct ReadinessState {
+    leading: AtomicBool,
+    /// Leader: caches synced. Follower: the last read of the lease succeeded.
+    fit: AtomicBool,
+}
 
 impl Readiness {
+    /// Leading, with every controller's watch caches synced.
     pub fn set_ready(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.leading.store(true, Ordering::Release);
+        self.0.fit.store(true, Ordering::Release);
+    }
+
+    /// Leading, caches not synced yet.
+    pub fn set_leading(&self) {
+        self.0.leading.store(true, Ordering::Release);
+        self.0.fit.store(false, Ordering::Release);
+    }
+
+    /// Following; `lease_readable`: the last look at the lease got an answer.
+    pub fn set_following(&self, lease_readable: bool) {
+        self.0.leading.store(false, Ordering::Release);
+        self.0.fit.store(lease_readable, Ordering::Release);
     }
 
     pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.fit.load(Ordering::Acquire)
+    }
+
+    fn answer(&self) -> (StatusCode, &'static str) {
+        match (self.0.leading.load(Ordering::Acquire), self.is_ready()) {
+            (true, true) => (StatusCode::OK, "leader"),
+            (true, false) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "leader; caches not synced yet",
+            ),
+            (false, true) => (StatusCode::OK, "follower"),
+            (false, false) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "follower; cannot read the leader lease",
+            ),
+        }
     }
 }
 
@@ -41,9 +78,5 @@ async fn render_metrics(
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.readiness.is_ready() {
-        (StatusCode::OK, "ok")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet")
-    }
+    state.readiness.answer()
 }

@@ -9,11 +9,16 @@ pub mod cloud;
 pub mod config;
 pub mod controller;
 pub mod crd;
+pub mod frontends;
 pub mod http;
+pub mod leader;
 pub mod metrics;
+pub mod port_mapping;
 pub mod providers;
 pub mod registry;
 pub mod telemetry;
+
+use std::time::Duration;
 
 /// Everything that can go wrong in the controller.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +45,58 @@ pub enum Error {
     Cloud(#[from] dac_tencentcloud::Error),
     #[error("listener {0} has neither lbId and lbPort nor a backendPod")]
     InvalidListener(String),
+    /// A cleanup that cannot finish yet. It is an error so that the finalizer helper keeps the
+    /// finalizer (an `Ok` from a cleanup removes it); the object is looked at again after
+    /// `retry`, or sooner when what it waits for changes.
+    #[error("cleanup not finished: {why}")]
+    CleanupWaiting { why: String, retry: Duration },
 }
 
 impl Error {
+    /// The provider's error inside, if this is one (also when it comes wrapped by the
+    /// finalizer helper).
+    pub fn provider_error(&self) -> Option<&dac_provider_api::ProviderError> {
+        match self {
+            Error::Provider(error) => Some(error),
+            Error::Finalizer(error) => match error.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(inner)
+                | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.provider_error(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// How long a cleanup that is waiting (see [`Error::CleanupWaiting`]) waits before it
+    /// looks again, also inside the finalizer helper.
+    pub fn cleanup_retry(&self) -> Option<Duration> {
+        match self {
+            Error::CleanupWaiting { retry, .. } => Some(*retry),
+            Error::Finalizer(error) => match error.as_ref() {
+                kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.cleanup_retry(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The object the reconcile wrote to is gone (404), also inside the finalizer helper.
+    pub fn is_gone(&self) -> bool {
+        let api_404 =
+            |error: &kube::Error| matches!(error, kube::Error::Api(status) if status.code == 404);
+        match self {
+            Error::Kube(error) => api_404(error),
+            Error::Finalizer(error) => match error.as_ref() {
+                kube::runtime::finalizer::Error::AddFinalizer(error)
+                | kube::runtime::finalizer::Error::RemoveFinalizer(error) => api_404(error),
+                kube::runtime::finalizer::Error::ApplyFailed(inner)
+                | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.is_gone(),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// A short, bounded label for metrics.
     pub fn class(&self) -> String {
         match self {
@@ -58,6 +112,7 @@ impl Error {
                 _ => "Finalizer".into(),
             },
             Error::Serialize(_) | Error::InvalidListener(_) => "Internal".into(),
+            Error::CleanupWaiting { .. } => "CleanupWaiting".into(),
         }
     }
 }

@@ -32,6 +32,22 @@ pub struct ProviderLabels {
     pub provider: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OrphanLabels {
+    pub provider: String,
+    /// `released`, `dry_run` (would have been), `over_cap` (left for the next run),
+    /// `claimed` (the last check found an owner), `failed`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KubeRequestLabels {
+    /// get, list, watch, create, update, patch, delete, deletecollection.
+    pub verb: &'static str,
+    /// e.g. `pods`, `dedicatedclblisteners/status`.
+    pub resource: String,
+}
+
 /// All metrics the controller exports; cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
@@ -41,7 +57,12 @@ pub struct Metrics {
     pub reconcile_duration: Family<KindLabels, Histogram>,
     pub cloud_calls: Family<CloudCallLabels, Counter>,
     pub bound_addresses: Family<ProviderLabels, Gauge>,
-    pub orphans_released: Counter,
+    pub orphans: Family<OrphanLabels, Counter>,
+    /// 1 while this process holds the leader lease.
+    pub leader: Gauge,
+    pub kube_requests: Family<KubeRequestLabels, Counter>,
+    /// Seconds from a Pod's creation to every one of its ports bound, by provider.
+    pub time_to_address: Family<ProviderLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -54,7 +75,12 @@ impl Default for Metrics {
         });
         let cloud_calls = Family::<CloudCallLabels, Counter>::default();
         let bound_addresses = Family::<ProviderLabels, Gauge>::default();
-        let orphans_released = Counter::default();
+        let orphans = Family::<OrphanLabels, Counter>::default();
+        let leader = Gauge::default();
+        let kube_requests = Family::<KubeRequestLabels, Counter>::default();
+        let time_to_address = Family::<ProviderLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0])
+        });
         registry.register(
             "reconciles",
             "Reconciles started, by kind",
@@ -81,9 +107,24 @@ impl Default for Metrics {
             bound_addresses.clone(),
         );
         registry.register(
-            "orphans_released",
-            "Cloud resources released by the orphan sweep",
-            orphans_released.clone(),
+            "orphans",
+            "Orphans the sweep found, by provider and what it did with them",
+            orphans.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this process holds the leader lease and may write",
+            leader.clone(),
+        );
+        registry.register(
+            "time_to_address_seconds",
+            "From a Pod's creation to every one of its ports bound, by provider",
+            time_to_address.clone(),
+        );
+        registry.register(
+            "kube_requests",
+            "Requests this process sent to the Kubernetes API server, by verb and resource",
+            kube_requests.clone(),
         );
         Self {
             registry: Arc::new(registry),
@@ -92,7 +133,10 @@ impl Default for Metrics {
             reconcile_duration,
             cloud_calls,
             bound_addresses,
-            orphans_released,
+            orphans,
+            leader,
+            kube_requests,
+            time_to_address,
         }
     }
 }
@@ -121,6 +165,28 @@ impl Metrics {
         self.cloud_calls.get_or_create(&labels).inc();
     }
 
+    pub fn orphan(&self, provider: &str, outcome: &'static str) {
+        let labels = OrphanLabels {
+            provider: provider.to_string(),
+            outcome,
+        };
+        self.orphans.get_or_create(&labels).inc();
+    }
+
+    pub fn time_to_address(&self, provider: &str, seconds: f64) {
+        let labels = ProviderLabels {
+            provider: provider.to_string(),
+        };
+        self.time_to_address.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Counts one request to the API server (see [`kube_request_labels`]).
+    pub fn kube_request(&self, method: &http::Method, uri: &http::Uri) {
+        self.kube_requests
+            .get_or_create(&kube_request_labels(method, uri))
+            .inc();
+    }
+
     /// The text exposition format served at `/metrics`.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -130,9 +196,98 @@ impl Metrics {
     }
 }
 
+/// The verb and resource of a request to the API server, read from its method and path
+/// (`/api/v1/namespaces/ns/pods/name/status`, `/apis/group/version/resource/name`).
+pub fn kube_request_labels(method: &http::Method, uri: &http::Uri) -> KubeRequestLabels {
+    let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    let rest: &[&str] = match segments.first() {
+        Some(&"api") => segments.get(2..).unwrap_or_default(),
+        Some(&"apis") => segments.get(3..).unwrap_or_default(),
+        _ => &[],
+    };
+    // `namespaces/<ns>/<resource>...`, except the namespaces themselves.
+    let rest = match rest {
+        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail,
+        other => other,
+    };
+    let (resource, named) = match rest {
+        [] => ("unknown".to_string(), false),
+        [resource] => (resource.to_string(), false),
+        [resource, _] => (resource.to_string(), true),
+        [resource, _, sub, ..] => (format!("{resource}/{sub}"), true),
+    };
+    let watching = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "watch=true" || kv == "watch=1"));
+    let verb = match *method {
+        http::Method::GET if watching => "watch",
+        http::Method::GET if named => "get",
+        http::Method::GET => "list",
+        http::Method::POST => "create",
+        http::Method::PUT => "update",
+        http::Method::PATCH => "patch",
+        http::Method::DELETE if named => "delete",
+        http::Method::DELETE => "deletecollection",
+        _ => "other",
+    };
+    KubeRequestLabels { verb, resource }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_requests_are_labelled_by_verb_and_resource() {
+        let label = |method: http::Method, uri: &str| {
+            let l = kube_request_labels(&method, &uri.parse().unwrap());
+            (l.verb, l.resource)
+        };
+        assert_eq!(
+            label(
+                http::Method::GET,
+                "/api/v1/namespaces/a/pods?watch=true&resourceVersion=1"
+            ),
+            ("watch", "pods".into())
+        );
+        assert_eq!(
+            label(http::Method::GET, "/api/v1/pods?limit=500"),
+            ("list", "pods".into())
+        );
+        assert_eq!(
+            label(http::Method::GET, "/api/v1/namespaces/a/pods/gs-0"),
+            ("get", "pods".into())
+        );
+        assert_eq!(
+            label(
+                http::Method::PATCH,
+                "/apis/networking.cloud.tencent.com/v1alpha1/namespaces/a/dedicatedclblisteners/x/status"
+            ),
+            ("patch", "dedicatedclblisteners/status".into())
+        );
+        assert_eq!(
+            label(
+                http::Method::PUT,
+                "/apis/coordination.k8s.io/v1/namespaces/s/leases/dac"
+            ),
+            ("update", "leases".into())
+        );
+        assert_eq!(
+            label(
+                http::Method::POST,
+                "/apis/events.k8s.io/v1/namespaces/a/events"
+            ),
+            ("create", "events".into())
+        );
+        assert_eq!(
+            label(http::Method::GET, "/api/v1/namespaces/a"),
+            ("get", "namespaces".into())
+        );
+        assert_eq!(
+            label(http::Method::GET, "/version"),
+            ("list", "unknown".into())
+        );
+    }
 
     #[test]
     fn renders_recorded_values() {

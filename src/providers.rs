@@ -11,8 +11,13 @@ use std::sync::Arc;
 
 /// The registry of enabled built-in providers. A provider is only built (and the cloud client
 /// only created) when the config enables one, so a cluster using only a custom provider needs
-/// no cloud credentials.
-pub fn builtin(config: &ControllerConfig, metrics: &Metrics) -> Result<ProviderRegistry> {
+/// no cloud credentials. `namespace`: the one namespace the controller serves, if any (what
+/// other namespaces made on shared frontends is then foreign to it).
+pub fn builtin(
+    config: &ControllerConfig,
+    metrics: &Metrics,
+    namespace: Option<&str>,
+) -> Result<ProviderRegistry> {
     let mut registry = ProviderRegistry::new();
     let providers = &config.providers;
     if !(providers.clb.enabled || providers.natgw.enabled || providers.eip.enabled) {
@@ -20,10 +25,18 @@ pub fn builtin(config: &ControllerConfig, metrics: &Metrics) -> Result<ProviderR
     }
     let client = Arc::new(cloud::client(&config.cloud, metrics)?);
     if providers.clb.enabled {
-        registry.register(Provider::Clb(Box::new(clb(config, client.clone())?)))?;
+        registry.register(Provider::Clb(Box::new(clb(
+            config,
+            client.clone(),
+            namespace,
+        )?)))?;
     }
     if providers.natgw.enabled {
-        registry.register(Provider::Natgw(Box::new(natgw(config, client.clone())?)))?;
+        registry.register(Provider::Natgw(Box::new(natgw(
+            config,
+            client.clone(),
+            namespace,
+        )?)))?;
     }
     if providers.eip.enabled {
         registry.register(Provider::Eip(Box::new(eip(config, client)?)))?;
@@ -31,20 +44,29 @@ pub fn builtin(config: &ControllerConfig, metrics: &Metrics) -> Result<ProviderR
     Ok(registry)
 }
 
-fn clb(config: &ControllerConfig, client: Arc<Client>) -> Result<ClbProvider> {
+fn clb(
+    config: &ControllerConfig,
+    client: Arc<Client>,
+    namespace: Option<&str>,
+) -> Result<ClbProvider> {
     let clb = &config.providers.clb;
     let provider_config = ClbProviderConfig {
         region: config.cluster.region.clone(),
         cluster_id: config.cluster.id.clone(),
         batch_window_ms: clb.batch_window_ms,
         listener_quota: clb.listener_quota,
+        namespace: namespace.map(str::to_string),
         ..ClbProviderConfig::default()
     };
     ClbProvider::new(client, provider_config)
         .map_err(|e| Error::ProviderConfig(format!("clb: {e}")))
 }
 
-fn natgw(config: &ControllerConfig, client: Arc<Client>) -> Result<NatgwProvider> {
+fn natgw(
+    config: &ControllerConfig,
+    client: Arc<Client>,
+    namespace: Option<&str>,
+) -> Result<NatgwProvider> {
     let natgw = &config.providers.natgw;
     let gateways = natgw
         .gateways
@@ -59,6 +81,7 @@ fn natgw(config: &ControllerConfig, client: Arc<Client>) -> Result<NatgwProvider
         .collect();
     let provider_config = NatgwProviderConfig {
         batch_window_ms: natgw.batch_window_ms,
+        namespace: namespace.map(str::to_string),
         ..NatgwProviderConfig::new(&config.cluster.id, &config.cluster.region, gateways)
     };
     NatgwProvider::new(client, provider_config)

@@ -9,7 +9,8 @@
 use crate::config::{ControllerConfig, is_dns_label};
 use async_trait::async_trait;
 use dac_provider_api::{
-    AddressProvider, AllocationMode, Binding, BindingStatus, Frontend, OwnedResource, Result, Scope,
+    AddressProvider, AllocationMode, Binding, BindingStatus, FoundFrontend, Frontend,
+    FrontendRequest, OwnedResource, Result, Scope,
 };
 use enum_dispatch::enum_dispatch;
 use std::{collections::BTreeMap, fmt};
@@ -27,6 +28,14 @@ pub trait ProviderOps: Send + Sync {
     async fn ensure(&self, binding: &Binding) -> Result<BindingStatus>;
     async fn release(&self, binding: &Binding) -> Result<()>;
     async fn list_owned(&self, scope: &Scope) -> Result<Vec<OwnedResource>>;
+    async fn release_orphan(&self, resource: &OwnedResource) -> Result<()>;
+    async fn create_frontend(&self, request: &FrontendRequest) -> Result<String>;
+    async fn delete_frontend(&self, scope: &Scope, id: &str) -> Result<()>;
+    async fn find_frontends(
+        &self,
+        scope: &Scope,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Vec<FoundFrontend>>;
 }
 
 #[async_trait]
@@ -53,6 +62,26 @@ impl<P: AddressProvider + ?Sized> ProviderOps for P {
 
     async fn list_owned(&self, scope: &Scope) -> Result<Vec<OwnedResource>> {
         AddressProvider::list_owned(self, scope).await
+    }
+
+    async fn release_orphan(&self, resource: &OwnedResource) -> Result<()> {
+        AddressProvider::release_orphan(self, resource).await
+    }
+
+    async fn create_frontend(&self, request: &FrontendRequest) -> Result<String> {
+        AddressProvider::create_frontend(self, request).await
+    }
+
+    async fn delete_frontend(&self, scope: &Scope, id: &str) -> Result<()> {
+        AddressProvider::delete_frontend(self, scope, id).await
+    }
+
+    async fn find_frontends(
+        &self,
+        scope: &Scope,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Vec<FoundFrontend>> {
+        AddressProvider::find_frontends(self, scope, tags).await
     }
 }
 

@@ -12,39 +12,9 @@ use std::time::Duration;
 use support::controller::apply_value;
 use support::e2e::{CLB_ONLY, E2e, SEED_REGION, emulator_config};
 use support::eventually;
+use support::fixtures::{ports, service, statefulset};
 
 const WAIT: Duration = Duration::from_secs(90);
-
-fn statefulset(namespace: &str, name: &str, replicas: i32) -> serde_json::Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "StatefulSet",
-        "metadata": { "name": name, "namespace": namespace },
-        "spec": {
-            "replicas": replicas, "serviceName": name,
-            "selector": { "matchLabels": { "app": name } },
-            "template": {
-                "metadata": { "labels": { "app": name } },
-                "spec": {
-                    "tolerations": [{ "key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule" }],
-                    "containers": [{ "name": "server", "image": "gameserver:latest" }]
-                }
-            }
-        }
-    })
-}
-
-fn service(namespace: &str, name: &str, spec: serde_json::Value) -> DedicatedCLBService {
-    serde_json::from_value(json!({
-        "apiVersion": "networking.cloud.tencent.com/v1alpha1", "kind": "DedicatedCLBService",
-        "metadata": { "name": name, "namespace": namespace },
-        "spec": spec,
-    }))
-    .expect("a DedicatedCLBService")
-}
-
-fn ports() -> serde_json::Value {
-    json!([{ "protocol": "TCP", "targetPort": 9000 }, { "protocol": "UDP", "targetPort": 8000 }])
-}
 
 /// Waits for the service's `Ready` condition to be False with `reason`, and an Event with it.
 async fn shows_problem(e2e: &E2e, name: &str, reason: &str) {
@@ -220,5 +190,155 @@ async fn pods_outside_the_vpc_get_a_condition_naming_the_fix() {
         "no listener is bound to an overlay IP"
     );
 
+    e2e.remove_services().await;
+}
+
+/// The admin's allow-list: a namespace no rule gives a CLB gets `FrontendNotAllowed` naming the
+/// rules, and nothing is created; a CLB a rule gives it binds.
+#[tokio::test]
+async fn a_namespace_without_the_right_to_a_clb_is_refused() {
+    let access = "access:\n  frontends:\n  - {name: shared-zzz, ids: [lb-zzz]}\n  \
+                  - {name: other-team, namespaces: [some-other-team], ids: [lb-xxx]}\n";
+    let e2e = E2e::start(
+        "e2e-access",
+        emulator_config(50),
+        &format!("{CLB_ONLY}{access}"),
+    )
+    .await;
+    let ns = e2e.ns().to_string();
+    apply_value(&e2e.client, statefulset(&ns, "refused", 1)).await;
+    apply_value(&e2e.client, statefulset(&ns, "allowed", 1)).await;
+    let services: Api<DedicatedCLBService> = Api::namespaced(e2e.client.clone(), &ns);
+    for (name, lb) in [("refused", "lb-xxx"), ("allowed", "lb-zzz")] {
+        let spec = json!({
+            "selector": { "app": name }, "ports": ports(), "lbRegion": SEED_REGION,
+            "minPort": 501, "maxPort": 600, "existedLbIds": [lb],
+        });
+        services
+            .create(&PostParams::default(), &service(&ns, name, spec))
+            .await
+            .unwrap();
+    }
+    shows_problem(&e2e, "refused", "FrontendNotAllowed").await;
+    let refused = services.get("refused").await.unwrap();
+    let message = refused.status.unwrap().conditions[0].message.clone();
+    assert!(
+        message.contains("lb-xxx") && message.contains("shared-zzz"),
+        "{message}"
+    );
+
+    let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), &ns);
+    eventually(WAIT, "allowed: 2 bound; refused: nothing", || async {
+        let list = children
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items;
+        let of = |service: &str| {
+            list.iter()
+                .filter(|c| {
+                    c.labels()
+                        .get("networking.cloud.tencent.com/service")
+                        .map(String::as_str)
+                        == Some(service)
+                })
+                .collect::<Vec<_>>()
+        };
+        let allowed_bound = of("allowed")
+            .iter()
+            .filter(|c| c.status.as_ref().and_then(|s| s.state) == Some(ListenerState::Bound))
+            .count();
+        if allowed_bound == 2 && of("refused").is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "allowed bound {allowed_bound}, refused children {}",
+                of("refused").len()
+            ))
+        }
+    })
+    .await;
+    let on_xxx = support::cloud::listeners(&e2e.cloud, SEED_REGION, &["lb-xxx"])
+        .await
+        .unwrap();
+    assert!(
+        on_xxx.is_empty(),
+        "nothing created on the refused CLB: {on_xxx:?}"
+    );
+    e2e.remove_services().await;
+}
+
+/// A binding the cloud keeps refusing (the instance stays locked) says so in its status after a
+/// few attempts, and binds once the cloud lets it.
+#[tokio::test]
+async fn a_binding_retried_for_long_says_so() {
+    use tencentcloud_emulator::FaultRule;
+    let mut config = emulator_config(50);
+    config.faults = vec![FaultRule {
+        action: "CreateListener".into(),
+        code: Some("FailedOperation.ResourceInOperating".into()),
+        message: Some("Loadbalancer(lb-xxx) is not in normal desState, maybe some tasks are being processed, please try later.".into()),
+        ..Default::default()
+    }];
+    let e2e = E2e::start("e2e-retrying", config, CLB_ONLY).await;
+    let ns = e2e.ns().to_string();
+    apply_value(&e2e.client, statefulset(&ns, "locked", 1)).await;
+    let spec = json!({
+        "selector": { "app": "locked" }, "ports": [{ "protocol": "TCP", "targetPort": 9000 }],
+        "lbRegion": SEED_REGION, "minPort": 501, "maxPort": 600, "existedLbIds": ["lb-xxx"],
+    });
+    let services: Api<DedicatedCLBService> = Api::namespaced(e2e.client.clone(), &ns);
+    services
+        .create(&PostParams::default(), &service(&ns, "locked", spec))
+        .await
+        .unwrap();
+    let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), &ns);
+    eventually(
+        WAIT,
+        "Ready False, CloudRetrying, with the cloud's message",
+        || async {
+            let list = children
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items;
+            let conditions = list
+                .first()
+                .and_then(|c| c.status.clone())
+                .map(|s| s.conditions)
+                .unwrap_or_default();
+            let retrying = conditions.iter().any(|c| {
+                c.type_ == "Ready"
+                    && c.status == "False"
+                    && c.reason == "CloudRetrying"
+                    && c.message.contains("ResourceInOperating")
+            });
+            if retrying {
+                Ok(())
+            } else {
+                Err(format!("{conditions:?}"))
+            }
+        },
+    )
+    .await;
+
+    e2e.emulator.clear_faults();
+    eventually(WAIT, "bound once the cloud lets it", || async {
+        let list = children
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items;
+        let state = list
+            .first()
+            .and_then(|c| c.status.as_ref())
+            .and_then(|s| s.state);
+        if state == Some(ListenerState::Bound) {
+            Ok(())
+        } else {
+            Err(format!("{state:?}"))
+        }
+    })
+    .await;
     e2e.remove_services().await;
 }

@@ -6,10 +6,12 @@ mod support;
 use dedicated_address_controller::crd::{DedicatedCLBListener, DedicatedCLBService, ListenerState};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use support::cloud::{CloudListener, listeners};
+use support::controller::apply_value;
 use support::e2e::{CLB_ONLY, E2e, SEED_LBS, SEED_REGION, emulator_config};
 use support::eventually;
 
@@ -384,5 +386,200 @@ async fn everything_converges_through_throttling_and_instance_locks() {
         .map(|b| (b.protocol.as_str(), b.address.as_str()))
         .collect();
     assert_eq!(addresses.len(), 20, "addresses are distinct: {bound:?}");
+    cleanup(&e2e).await;
+}
+
+/// Seed 000's `extensiveParameters`: a service without CLBs of its own gets them made (tagged),
+/// as many as it needs; once it is deleted, the sweep deletes them.
+#[tokio::test]
+async fn extensive_parameters_make_clbs_and_the_sweep_takes_them_back() {
+    use support::fixtures::{ports, service};
+    let mut cloud = emulator_config(50);
+    cloud.settings.listener_quota = 4;
+    cloud.settings.load_balancer_create_ms = Some(500);
+    let providers = format!("{CLB_ONLY}sweep:\n  interval: 10s\n");
+    let e2e = E2e::start("e2e-clb-create", cloud, &providers).await;
+    let ns = e2e.ns().to_string();
+    support::controller::apply_value(&e2e.client, support::fixtures::statefulset(&ns, "made", 3))
+        .await;
+    let spec = serde_json::json!({
+        "selector": { "app": "made" }, "ports": ports(), "lbRegion": SEED_REGION,
+        "minPort": 501, "maxPort": 600, "extensiveParameters": "{\"LoadBalancerType\":\"OPEN\"}",
+    });
+    let services: Api<DedicatedCLBService> = Api::namespaced(e2e.client.clone(), &ns);
+    services
+        .create(&Default::default(), &service(&ns, "made", spec))
+        .await
+        .unwrap();
+
+    let tagged = || async {
+        let request = dac_tencentcloud::models::clb::DescribeLoadBalancersRequest {
+            filters: Some(vec![dac_tencentcloud::models::Filter {
+                name: "tag:dac-dedicatedclbservice".into(),
+                values: vec![format!("{ns}.made")],
+            }]),
+            ..Default::default()
+        };
+        e2e.cloud
+            .describe_load_balancers(SEED_REGION, &request)
+            .await
+            .map(|r| {
+                r.load_balancer_set
+                    .into_iter()
+                    .filter_map(|lb| lb.load_balancer_id)
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|e| e.to_string())
+    };
+    let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), &ns);
+    eventually(
+        Duration::from_secs(180),
+        "6 Pod ports bound on 2 made CLBs",
+        || async {
+            let list = children
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items;
+            let bound = list
+                .iter()
+                .filter(|c| c.status.as_ref().and_then(|s| s.state) == Some(ListenerState::Bound))
+                .count();
+            let made = tagged().await?;
+            if bound == 6 && made.len() == 2 {
+                Ok(())
+            } else {
+                Err(format!("{bound} bound, made {made:?}"))
+            }
+        },
+    )
+    .await;
+
+    services.delete("made", &Default::default()).await.unwrap();
+    eventually(
+        Duration::from_secs(180),
+        "the made CLBs deleted by the sweep",
+        || async {
+            let made = tagged().await?;
+            if made.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{made:?}"))
+            }
+        },
+    )
+    .await;
+}
+
+/// The `SessionExpireTime` of every listener on the seed CLBs.
+async fn session_times(e2e: &E2e) -> Result<Vec<i64>, String> {
+    let mut times = Vec::new();
+    for lb in SEED_LBS {
+        let request = dac_tencentcloud::models::clb::DescribeListenersRequest {
+            load_balancer_id: lb.to_string(),
+            ..Default::default()
+        };
+        let found = e2e
+            .cloud
+            .describe_listeners(SEED_REGION, &request)
+            .await
+            .map_err(|e| e.to_string())?;
+        times.extend(
+            found
+                .listeners
+                .iter()
+                .map(|l| l.session_expire_time.unwrap_or(0)),
+        );
+    }
+    Ok(times)
+}
+
+async fn every_listener_keeps_sessions_for(e2e: &E2e, seconds: i64, why: &str) {
+    eventually(WAIT, why, || async {
+        let times = session_times(e2e).await?;
+        if times.len() == 6 && times.iter().all(|t| *t == seconds) {
+            Ok(())
+        } else {
+            Err(format!("session times {times:?}"))
+        }
+    })
+    .await;
+}
+
+/// Settings reach listeners that exist already: when the service names another
+/// `CLBListenerConfig`, and when that config is edited (ModifyListener, not recreation: the
+/// addresses stay).
+#[tokio::test]
+async fn listener_settings_follow_the_service_and_its_config() {
+    let e2e = E2e::start("e2e-clb-settings", emulator_config(50), CLB_ONLY).await;
+    let config = |name: &str, seconds: i64| {
+        json!({
+            "apiVersion": "networking.cloud.tencent.com/v1alpha1",
+            "kind": "CLBListenerConfig",
+            "metadata": { "namespace": e2e.ns(), "name": name },
+            "spec": { "sessionExpireTime": seconds },
+        })
+    };
+    apply_value(&e2e.client, config("short", 30)).await;
+    apply_value(&e2e.client, config("long", 600)).await;
+    e2e.apply_example(GAMESERVERS).await;
+    e2e.apply_example(SEED_EXAMPLE).await;
+    let services: Api<DedicatedCLBService> = Api::namespaced(e2e.client.clone(), e2e.ns());
+    let name_config = |name: &'static str| {
+        let services = services.clone();
+        async move {
+            let patch = json!({ "spec": { "listenerConfig": name } });
+            services
+                .patch(SERVICE, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .unwrap();
+        }
+    };
+    name_config("short").await;
+    let before = all_bound(&e2e, 3).await;
+    every_listener_keeps_sessions_for(&e2e, 30, "the first config on every listener").await;
+
+    name_config("long").await;
+    every_listener_keeps_sessions_for(&e2e, 600, "the service's new config reached them").await;
+    apply_value(&e2e.client, config("long", 1200)).await;
+    every_listener_keeps_sessions_for(&e2e, 1200, "the edited config reached them").await;
+
+    let after = all_bound(&e2e, 3).await;
+    for (name, bound) in &before {
+        assert_eq!(
+            after[name].address, bound.address,
+            "{name} kept its address"
+        );
+    }
+    cleanup(&e2e).await;
+}
+
+/// A Pod whose address annotation went away while its listener stayed bound (recreated under
+/// the same name, or edited by hand) gets it back: nothing about the listener changes, so the
+/// Pod's own event must be enough.
+#[tokio::test]
+async fn a_pod_that_lost_its_address_annotation_gets_it_back() {
+    let e2e = E2e::start("e2e-clb-reannotate", emulator_config(50), CLB_ONLY).await;
+    e2e.apply_example(GAMESERVERS).await;
+    e2e.apply_example(SEED_EXAMPLE).await;
+    let before = all_bound(&e2e, 3).await;
+    let pods: Api<Pod> = Api::namespaced(e2e.client.clone(), e2e.ns());
+    let key = "networking.cloud.tencent.com/external-address-9000";
+    let patch = json!({ "metadata": { "annotations": { key: null } } });
+    pods.patch(
+        "gameserver-1",
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .unwrap();
+    // all_bound checks every Pod's annotation against its listener's address.
+    let after = all_bound(&e2e, 3).await;
+    for (name, bound) in &before {
+        assert_eq!(
+            after[name].address, bound.address,
+            "{name} kept its address"
+        );
+    }
     cleanup(&e2e).await;
 }

@@ -18,7 +18,7 @@ ACTIONS = {
         "CreateListener", "DeleteListener", "DeleteLoadBalancerListeners", "DescribeListeners",
         "RegisterTargets", "DeregisterTargets", "BatchRegisterTargets", "BatchDeregisterTargets",
         "DescribeTargets", "DescribeLoadBalancers", "CreateLoadBalancer", "DeleteLoadBalancer",
-        "DescribeQuota", "DescribeTaskStatus",
+        "DescribeQuota", "DescribeTaskStatus", "ModifyListener",
     ],
     "vpc": [
         "CreateNatGatewayDestinationIpPortTranslationNatRule",
@@ -27,7 +27,7 @@ ACTIONS = {
         "DescribeNatGatewayDestinationIpPortTranslationNatRules", "DescribeNatGateways",
         "AllocateAddresses", "AssociateAddress", "DisassociateAddress", "ReleaseAddresses",
         "DescribeAddresses", "DescribeAddressQuota", "DescribeTaskResult",
-        "DescribeNetworkInterfaces",
+        "DescribeNetworkInterfaces", "ModifyAddressAttribute",
     ],
 }
 

@@ -7,6 +7,9 @@
 //! - `GET  settings`, `POST settings` (a partial object: only the keys given change).
 //! - `GET  rate-limits`, `POST rate-limits` (`{"Action": perSecond}` merged in; 0 = unlimited,
 //!   `null` removes an override).
+//! - `POST nat-gateways/{id}`: `{"state": "UPDATING", "forMs": 2000}` shows the gateway in
+//!   that state (for that long, or until changed again) and makes DNAT writes on it busy;
+//!   `{"state": "AVAILABLE"}` ends it.
 //! - `GET  healthz`.
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,6 +41,61 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/faults/{id}", delete(remove_fault))
         .route("/settings", get(get_settings).post(set_settings))
         .route("/rate-limits", get(get_rate_limits).post(set_rate_limits))
+        .route("/nat-gateways/{id}", post(set_nat_gateway_state))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GatewayStateChange {
+    state: String,
+    #[serde(default)]
+    for_ms: Option<u64>,
+}
+
+const GATEWAY_STATES: [&str; 7] = [
+    "AVAILABLE",
+    "PENDING",
+    "DELETING",
+    "UPDATING",
+    "PENDFAILURE",
+    "DELETEFAILURE",
+    "DENIED",
+];
+
+async fn set_nat_gateway_state(
+    State(shared): AppState,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let change: GatewayStateChange = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => return bad_request(format!("expected {{\"state\": .., \"forMs\": ..}}: {e}")),
+    };
+    if !GATEWAY_STATES.contains(&change.state.as_str()) {
+        return bad_request(format!("state must be one of {GATEWAY_STATES:?}"));
+    }
+    let now = crate::util::now_ms();
+    let mut state = lock(&shared.state);
+    let found = state
+        .regions
+        .values_mut()
+        .find_map(|r| r.nat_gateways.get_mut(&id));
+    let Some(nat) = found else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no NAT gateway {id}")})),
+        )
+            .into_response();
+    };
+    nat.busy = (change.state != "AVAILABLE").then(|| crate::natgw::GatewayState {
+        state: change.state.clone(),
+        until_ms: change
+            .for_ms
+            .map(|ms| now + i64::try_from(ms).unwrap_or(i64::MAX / 4)),
+    });
+    drop(state);
+    shared.mark_dirty();
+    Json(json!({"id": id, "state": change.state})).into_response()
 }
 
 fn bad_request(message: impl std::fmt::Display) -> Response {

@@ -161,17 +161,20 @@ async fn serve(
     lock(&shared.limiter).check(&verified.secret_id, action, Instant::now())?;
     let fired = lock(&shared.faults).fire(action);
     let mut fail_task = false;
+    let mut after = None;
     if let Some(fired) = fired {
         if fired.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(fired.latency_ms)).await;
         }
-        if fired.drop {
+        if fired.after_apply {
+            after = Some(fired);
+        } else if fired.drop {
             return Err(Failure::Drop);
-        }
-        if let Some(error) = fired.error {
+        } else if let Some(error) = fired.error {
             return Err(error.into());
+        } else {
+            fail_task = fired.fail_task;
         }
-        fail_task = fired.fail_task;
     }
 
     let params = parameters(action, is_get, uri, headers, body)?;
@@ -186,6 +189,18 @@ async fn serve(
     let result = call.run(shared, params, fail_task);
     // Describe calls may record ENIs too; the debounced save makes marking every call cheap.
     shared.mark_dirty();
+    // An ambiguous write: done, but the client is not told so.
+    if let Some(fired) = after
+        && result.is_ok()
+    {
+        lock(&shared.faults).consume(fired.rule_id);
+        if fired.drop {
+            return Err(Failure::Drop);
+        }
+        if let Some(error) = fired.error {
+            return Err(error.into());
+        }
+    }
     Ok(result?)
 }
 

@@ -1,6 +1,8 @@
-//! TC3-HMAC-SHA256 verification: the emulator recomputes the signature with the configured key.
+//! TC3-HMAC-SHA256 verification: the emulator recomputes the signature with the configured key
+//! ([`crate::tc3`], its own implementation).
 use axum::http::HeaderMap;
-use dac_tencentcloud::signing::{Authorization, SIGNED_HEADERS, SigningInput};
+
+use crate::tc3::{Credential as Authorization, SIGNED_HEADERS, Signed as SigningInput};
 
 use crate::config::Credential;
 use crate::error::{ApiError, ApiResult};

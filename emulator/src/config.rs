@@ -50,9 +50,31 @@ impl std::fmt::Debug for Credential {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
+    /// How long a CLB write's task runs (and locks the instance) ...
     pub task_latency_ms: u64,
+    /// ... or, when set, a time drawn uniformly from `task_latency_ms` to this.
+    pub task_latency_max_ms: Option<u64>,
+    /// How long Batch(De)RegisterTargets lock the instance after they answer ...
     pub batch_lock_ms: u64,
+    /// ... plus this much per target of the call ...
+    pub batch_lock_per_target_ms: u64,
+    /// ... but never longer than this.
+    pub batch_lock_max_ms: Option<u64>,
+    /// How long an EIP task runs ...
     pub eip_task_latency_ms: u64,
+    /// ... or, when set, a time drawn uniformly from `eip_task_latency_ms` to this.
+    pub eip_task_latency_max_ms: Option<u64>,
+    /// How long a NAT gateway stays UPDATING after a DNAT write (0: it does not), during which
+    /// DNAT writes get `UnsupportedOperation.NatGatewayIsBusy`.
+    pub dnat_update_ms: u64,
+    /// Whether CreateNatGatewayDestinationIpPortTranslationNatRule refuses a rule whose private
+    /// IP, port and protocol another rule already has (`NatGatewayRulePipExists`). The SDK lists
+    /// that code for Modify only, so whether Create refuses is not documented: both answers can
+    /// be tried.
+    pub dnat_create_checks_private_side: bool,
+    /// How long CreateLoadBalancer's instances stay `Status` 0 (the cloud: about 10 s);
+    /// `None`: as long as a CLB task.
+    pub load_balancer_create_ms: Option<u64>,
     pub listener_quota: u32,
     pub open_clb_quota: u32,
     pub internal_clb_quota: u32,
@@ -67,8 +89,15 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             task_latency_ms: 200,
+            task_latency_max_ms: None,
             batch_lock_ms: 200,
+            batch_lock_per_target_ms: 0,
+            batch_lock_max_ms: None,
             eip_task_latency_ms: 200,
+            eip_task_latency_max_ms: None,
+            load_balancer_create_ms: None,
+            dnat_update_ms: 0,
+            dnat_create_checks_private_side: false,
             listener_quota: 50,
             open_clb_quota: 100,
             internal_clb_quota: 100,
@@ -80,7 +109,34 @@ impl Default for Settings {
     }
 }
 
+/// A duration from `min` ms, or drawn uniformly from `min..=max` when a larger `max` is set.
+pub fn drawn_ms(min: u64, max: Option<u64>) -> u64 {
+    match max {
+        Some(max) if max > min => rand::random_range(min..=max),
+        _ => min,
+    }
+}
+
 impl Settings {
+    /// How long the task of one CLB write runs.
+    pub fn clb_task_ms(&self) -> u64 {
+        drawn_ms(self.task_latency_ms, self.task_latency_max_ms)
+    }
+
+    /// How long one EIP task runs.
+    pub fn eip_task_ms(&self) -> u64 {
+        drawn_ms(self.eip_task_latency_ms, self.eip_task_latency_max_ms)
+    }
+
+    /// How long a batch target call of `targets` targets locks the instance.
+    pub fn batch_lock_for(&self, targets: usize) -> u64 {
+        let per_target = self
+            .batch_lock_per_target_ms
+            .saturating_mul(u64::try_from(targets).unwrap_or(u64::MAX));
+        let lock = self.batch_lock_ms.saturating_add(per_target);
+        self.batch_lock_max_ms.map_or(lock, |max| lock.min(max))
+    }
+
     pub fn daily_allocate_limit(&self) -> u32 {
         self.eip_daily_allocate_limit
             .unwrap_or(self.eip_quota.saturating_mul(2))
@@ -136,6 +192,12 @@ pub struct LoadBalancerSeed {
     /// Defaults to an address from the documentation ranges.
     #[serde(default)]
     pub vip: Option<Ipv4Addr>,
+    /// A domain-based CLB: reached at this name; lists no VIP.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// An IPv6 CLB: reached at this address; lists no VIP.
+    #[serde(default)]
+    pub ipv6: Option<std::net::Ipv6Addr>,
     pub vpc_id: String,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -204,6 +266,12 @@ impl EmulatorConfig {
             let has_vpc = |id: &str| region.vpcs.iter().any(|v| v.id == id);
             for lb in &region.load_balancers {
                 unique(&lb.id)?;
+                let addresses = [lb.vip.is_some(), lb.domain.is_some(), lb.ipv6.is_some()];
+                ensure!(
+                    addresses.iter().filter(|a| **a).count() <= 1,
+                    "load balancer {} has more than one of vip, domain and ipv6",
+                    lb.id
+                );
                 if !has_vpc(&lb.vpc_id) {
                     bail!("load balancer {} names unknown VPC {}", lb.id, lb.vpc_id);
                 }
@@ -244,11 +312,54 @@ mod tests {
             .iter()
             .map(|l| l.id.as_str())
             .collect();
-        assert_eq!(lbs, ["lb-demo0001", "lb-demo0002"]);
+        assert_eq!(
+            lbs,
+            ["lb-demo0001", "lb-demo0002", "lb-domain01", "lb-ipv6-01"]
+        );
         assert_eq!(region.nat_gateways[0].eips.len(), 2);
         assert_eq!(region.vpcs[0].cidr.to_string(), "10.0.0.0/8");
         assert_eq!(demo.settings.eip_quota, 20);
         assert!(!format!("{:?}", demo.credentials[0]).contains("emulator-secret-key"));
+    }
+
+    #[test]
+    fn the_realistic_profile_is_the_demo_with_slower_timings() {
+        let realistic =
+            EmulatorConfig::from_toml(include_str!("../../examples/emulator-realistic.toml"))
+                .expect("examples/emulator-realistic.toml is valid");
+        let demo = EmulatorConfig::demo();
+        assert_eq!(realistic.regions, demo.regions, "same seeds as the demo");
+        assert_eq!(realistic.credentials, demo.credentials);
+        let s = &realistic.settings;
+        assert_eq!(
+            (s.task_latency_ms, s.task_latency_max_ms),
+            (1000, Some(3000))
+        );
+        assert_eq!(s.batch_lock_for(500), 10_000);
+        assert_eq!(s.batch_lock_for(10), 1_200);
+        assert_eq!(
+            (s.eip_task_latency_ms, s.eip_task_latency_max_ms),
+            (1000, Some(2000))
+        );
+        for _ in 0..20 {
+            assert!((1000..=3000).contains(&s.clb_task_ms()));
+            assert!((1000..=2000).contains(&s.eip_task_ms()));
+        }
+    }
+
+    #[test]
+    fn domain_and_ipv6_seeds() {
+        let demo = EmulatorConfig::demo();
+        let lbs = &demo.region("ap-guangzhou").unwrap().load_balancers;
+        let domain = lbs.iter().find(|l| l.id == "lb-domain01").unwrap();
+        assert!(domain.domain.is_some() && domain.vip.is_none());
+        let v6 = lbs.iter().find(|l| l.id == "lb-ipv6-01").unwrap();
+        assert_eq!(v6.ipv6, Some("2001:db8::1".parse().unwrap()));
+        let both = DEMO_TOML.replace(
+            "ipv6 = \"2001:db8::1\"",
+            "ipv6 = \"2001:db8::1\"\ndomain = \"x.example\"",
+        );
+        assert!(EmulatorConfig::from_toml(&both).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 
 /// A fault rule, as in the config's `[[faults]]` and the body of `POST /_emulator/faults`:
 /// `{"action":"CreateListener","code":"RequestLimitExceeded","message":"..","rate":1.0,
-///   "count":3,"latencyMs":0,"drop":false}`.
+///   "count":3,"latencyMs":0,"drop":false,"afterApply":false}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FaultRule {
@@ -34,6 +34,10 @@ pub struct FaultRule {
     /// DescribeTaskResult in FAILED, and the change is not made.
     #[serde(default)]
     pub fail_task: bool,
+    /// Carry the call out first, then drop the connection or answer `code`: an ambiguous
+    /// write, whose client cannot tell whether it happened (a timeout after sending).
+    #[serde(default)]
+    pub after_apply: bool,
 }
 
 impl Default for FaultRule {
@@ -49,6 +53,7 @@ impl Default for FaultRule {
             latency_ms: 0,
             drop: false,
             fail_task: false,
+            after_apply: false,
         }
     }
 }
@@ -72,6 +77,9 @@ impl FaultRule {
         if self.action.is_empty() {
             return Err("action must not be empty (use \"*\" for all)".to_string());
         }
+        if self.after_apply && (self.fail_task || (self.code.is_none() && !self.drop)) {
+            return Err("afterApply needs drop or a code, and no failTask".to_string());
+        }
         Ok(())
     }
 }
@@ -88,9 +96,13 @@ pub struct ActiveFault {
 /// What a fired rule does to a request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fired {
+    /// The rule that fired. An `afterApply` rule is used up only once the call it hit has
+    /// succeeded ([`Faults::consume`]): a call that fails by itself was not made ambiguous.
+    pub rule_id: u64,
     pub latency_ms: u64,
     pub drop: bool,
     pub fail_task: bool,
+    pub after_apply: bool,
     pub error: Option<ApiError>,
 }
 
@@ -140,11 +152,14 @@ impl Faults {
                 && f.rule.count != Some(0)
                 && rng.random_bool(f.rule.rate)
         })?;
+        let rule_id = self.rules[index].id;
         let rule = &mut self.rules[index].rule;
         let fired = Fired {
+            rule_id,
             latency_ms: rule.latency_ms,
             drop: rule.drop,
             fail_task: rule.fail_task,
+            after_apply: rule.after_apply,
             error: rule.code.clone().map(|code| {
                 let message = rule
                     .message
@@ -153,13 +168,23 @@ impl Faults {
                 ApiError::new(code, message)
             }),
         };
-        if let Some(count) = &mut rule.count {
-            *count -= 1;
+        if !rule.after_apply {
+            self.consume(rule_id);
+        }
+        Some(fired)
+    }
+
+    /// Uses the rule `id` up by one, if it has a count.
+    pub fn consume(&mut self, id: u64) {
+        let Some(index) = self.rules.iter().position(|f| f.id == id) else {
+            return;
+        };
+        if let Some(count) = &mut self.rules[index].rule.count {
+            *count = count.saturating_sub(1);
             if *count == 0 {
                 self.rules.remove(index);
             }
         }
-        Some(fired)
     }
 }
 
@@ -193,5 +218,21 @@ mod tests {
         assert!(rule(r#"{"rate":0.5}"#).check().is_err());
         assert!(rule(r#"{"code":"X","rate":1.5}"#).check().is_err());
         assert!(serde_json::from_str::<FaultRule>(r#"{"code":"X","bogus":1}"#).is_err());
+        assert!(
+            rule(r#"{"afterApply":true,"latencyMs":5}"#)
+                .check()
+                .is_err()
+        );
+        assert!(
+            rule(r#"{"afterApply":true,"drop":true,"failTask":true}"#)
+                .check()
+                .is_err()
+        );
+        assert!(rule(r#"{"afterApply":true,"drop":true}"#).check().is_ok());
+        assert!(
+            rule(r#"{"afterApply":true,"code":"InternalError"}"#)
+                .check()
+                .is_ok()
+        );
     }
 }

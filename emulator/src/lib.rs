@@ -27,12 +27,14 @@ mod eni;
 mod error;
 mod faults;
 mod filters;
+mod idempotency;
 mod natgw;
 mod persistence;
 mod ratelimit;
 mod server;
 mod state;
 mod tasks;
+pub mod tc3;
 mod util;
 mod validation;
 

@@ -8,6 +8,7 @@ use crate::clb::{LoadBalancer, TagInfo};
 use crate::config::EmulatorConfig;
 use crate::eip::{self, Address, AddressStatus, DailyCount};
 use crate::eni::NetworkInterface;
+use crate::idempotency::Tokens;
 use crate::natgw::NatGateway;
 use crate::tasks::Tasks;
 
@@ -26,6 +27,15 @@ pub struct RegionState {
     pub addresses: BTreeMap<String, Address>,
     pub network_interfaces: BTreeMap<String, NetworkInterface>,
     pub eip_allocations: DailyCount,
+    /// Answers of calls made with a `ClientToken`.
+    #[serde(default)]
+    pub client_tokens: Tokens,
+    /// How many EIP status conflicts were answered (which of the listed codes comes next).
+    #[serde(default)]
+    pub status_conflicts: u64,
+    /// When instances were deleted (DeleteLoadBalancer's frequency check), newest last.
+    #[serde(default)]
+    pub load_balancer_deletions_ms: Vec<i64>,
 }
 
 impl CloudState {
@@ -36,18 +46,22 @@ impl CloudState {
             let mut region = RegionState::default();
             for seed in &rc.load_balancers {
                 let vpc = rc.vpcs.iter().find(|v| v.id == seed.vpc_id);
+                // Domain and IPv6 CLBs list no VIP (see `clb::instances::load_balancer_view`).
+                let addressed = seed.domain.is_some() || seed.ipv6.is_some();
                 let vip = seed.vip.or_else(|| {
                     let used = region
                         .load_balancers
                         .values()
                         .flat_map(|lb: &LoadBalancer| lb.load_balancer_vips.iter());
-                    free_vip(seed.lb_type, vpc, used)
+                    free_vip(seed.lb_type, vpc, used).filter(|_| !addressed)
                 });
                 let lb = LoadBalancer {
                     load_balancer_id: seed.id.clone(),
                     load_balancer_name: seed.name.clone().unwrap_or_else(|| seed.id.clone()),
                     load_balancer_type: seed.lb_type,
                     load_balancer_vips: vip.iter().map(ToString::to_string).collect(),
+                    load_balancer_domain: seed.domain.clone().unwrap_or_default(),
+                    address_ipv6: seed.ipv6.map(|ip| ip.to_string()),
                     vpc_id: seed.vpc_id.clone(),
                     tags: seed
                         .tags
@@ -95,6 +109,7 @@ impl CloudState {
                     created_ms: now_ms,
                     address_ids: seed.eips.iter().map(|e| e.id.clone()).collect(),
                     dnat_rules: Vec::new(),
+                    busy: None,
                 };
                 region.nat_gateways.insert(seed.id.clone(), nat);
             }
@@ -107,6 +122,7 @@ impl CloudState {
     pub fn settle(&mut self, now_ms: i64) {
         for region in self.regions.values_mut() {
             eip::settle(region, now_ms);
+            region.client_tokens.prune(now_ms);
         }
         self.tasks.prune(now_ms);
     }

@@ -1,7 +1,7 @@
 //! CLB: listeners, quota, port conflicts, the instance lock, tasks and targets.
 mod common;
 
-use common::{Client, fast_config, slow_config, start};
+use common::{Client, Req, fast_config, slow_config, start};
 use serde_json::{Value, json};
 
 const LB: &str = "lb-demo0001";
@@ -63,8 +63,17 @@ async fn tasks_lock_the_instance_until_they_finish() {
 async fn listener_quota_and_port_conflicts() {
     let emulator = start(fast_config()).await;
     let client = Client::new(&emulator);
-    let ports: Vec<i64> = (10000..10050).collect();
-    create_listeners(&client, &ports, "TCP").await;
+    // 50 ports in one call are refused, as the cloud does ("should be less than 50").
+    let fifty: Vec<i64> = (10000..10050).collect();
+    let params = json!({"LoadBalancerId": LB, "Ports": fifty, "Protocol": "TCP"});
+    let refused = client.response(&Req::new("CreateListener", params)).await;
+    assert_eq!(refused["Error"]["Code"], "InvalidParameter");
+    assert_eq!(
+        refused["Error"]["Message"],
+        "Length of .Ports should be less than 50"
+    );
+    create_listeners(&client, &fifty[..49], "TCP").await;
+    create_listeners(&client, &fifty[49..], "TCP").await;
     let quota = client.ok("DescribeQuota", json!({})).await;
     let listener_quota = quota["QuotaSet"]
         .as_array()
@@ -153,14 +162,20 @@ async fn targets_register_describe_and_deregister() {
         .unwrap()
         .clone();
     assert_eq!(backends.len(), 2);
-    assert_eq!(backends[0]["Type"], "ENI");
+    // Shaped like the official examples: an ENI target is the CVM holding the ENI, with both
+    // InstanceId and EniId; a CVM target has no EniId and a lower-case Type.
+    let ip = "10.0.3.4".parse().unwrap();
+    assert_eq!(backends[0]["Type"], "CVM");
     assert_eq!(backends[0]["PrivateIpAddresses"], json!(["10.0.3.4"]));
     assert_eq!(backends[0]["Weight"], 10);
+    assert_eq!(backends[0]["EniId"], tencentcloud_emulator::eni_id_for(ip));
     assert_eq!(
-        backends[0]["EniId"],
-        tencentcloud_emulator::eni_id_for("10.0.3.4".parse().unwrap())
+        backends[0]["InstanceId"],
+        tencentcloud_emulator::instance_id_for(ip)
     );
-    assert_eq!(backends[1]["Type"], "CVM");
+    assert_eq!(backends[1]["Type"], "cvm");
+    assert_eq!(backends[1]["EniId"], "");
+    assert_eq!(backends[1]["InstanceId"], "ins-abcdefgh");
 
     let bad = [
         (json!([{"Port": 1}]), "InvalidParameter"),
@@ -314,8 +329,9 @@ async fn load_balancers_are_created_described_and_deleted() {
         .ok("DeleteLoadBalancer", json!({"LoadBalancerIds": ids}))
         .await;
     client.wait_clb_task(r["RequestId"].as_str().unwrap()).await;
+    // The four seeded instances are left.
     assert_eq!(
         client.ok("DescribeLoadBalancers", json!({})).await["TotalCount"],
-        2
+        4
     );
 }

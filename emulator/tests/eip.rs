@@ -99,12 +99,58 @@ async fn eips_allocate_associate_to_an_eni_and_release() {
         client.code("AssociateAddress", again).await,
         "InvalidPrivateIpAddress.AlreadyBindEip"
     );
+    // The status conflict comes with each code the SDK lists for the action, in turn.
+    let release = json!({"AddressIds": [eip]});
+    let mut codes = vec![
+        client.code("ReleaseAddresses", release.clone()).await,
+        client.code("ReleaseAddresses", release).await,
+    ];
+    codes.sort();
     assert_eq!(
-        client
-            .code("ReleaseAddresses", json!({"AddressIds": [eip]}))
-            .await,
-        "InvalidAddressIdStatus.NotPermit"
+        codes,
+        [
+            "InvalidAddressState",
+            "UnsupportedOperation.AddressStatusNotPermit"
+        ]
     );
+    let (unbound, task) = allocate(&client, 1).await;
+    client.wait_eip_task(&task).await;
+    let disassociate = json!({"AddressId": unbound[0]});
+    let mut codes = vec![
+        client
+            .code("DisassociateAddress", disassociate.clone())
+            .await,
+        client.code("DisassociateAddress", disassociate).await,
+    ];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            "InvalidAddressIdStatus.NotPermit",
+            "UnsupportedOperation.AddressStatusNotPermit"
+        ]
+    );
+    client
+        .ok(
+            "ModifyAddressAttribute",
+            json!({"AddressId": unbound[0], "AddressName": "renamed_1-x"}),
+        )
+        .await;
+    let renamed = client
+        .ok("DescribeAddresses", json!({"AddressIds": [unbound[0]]}))
+        .await;
+    assert_eq!(renamed["AddressSet"][0]["AddressName"], "renamed_1-x");
+    for (name, code) in [
+        ("a b", "InvalidParameterValue"),
+        (&*"x".repeat(129), "InvalidParameterValue.TooLong"),
+    ] {
+        let params = json!({"AddressId": unbound[0], "AddressName": name});
+        assert_eq!(client.code("ModifyAddressAttribute", params).await, code);
+    }
+    let r = client
+        .ok("ReleaseAddresses", json!({"AddressIds": [unbound[0]]}))
+        .await;
+    client.wait_eip_task(r["TaskId"].as_str().unwrap()).await;
     // NAT gateway EIPs are not ours to detach.
     assert_eq!(
         client

@@ -51,6 +51,11 @@ ground_build_kwok() {
   CGO_ENABLED=0 GOBIN="$GROUND_BIN" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 }
 
+ground_build_helm() {
+  CGO_ENABLED=0 GOBIN="$GROUND_BIN" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mv "$GROUND_BIN/helm" "$GROUND_BIN/helm-$HELM_VERSION"
+}
+
 # Builds whatever is missing; with a full cache it does nothing.
 ground_build() {
   mkdir -p "$GROUND_BIN"
@@ -60,4 +65,5 @@ ground_build() {
   done
   [ -x "$GROUND_BIN/etcd" ] || { echo "building etcd $ETCD_VERSION" >&2; ground_build_etcd || return 1; }
   [ -x "$GROUND_BIN/kwok" ] || { echo "building kwok $KWOK_VERSION" >&2; ground_build_kwok || return 1; }
+  [ -x "$GROUND_BIN/helm-$HELM_VERSION" ] || { echo "building helm $HELM_VERSION" >&2; ground_build_helm || return 1; }
 }

@@ -8,6 +8,10 @@ fn clb(id: &str, capacity: u32) -> Frontend {
         public_ips: vec![],
         capacity,
         port_range: None,
+        taken: Vec::new(),
+        problem: None,
+        tags: Default::default(),
+        display: Default::default(),
     }
 }
 
@@ -17,6 +21,10 @@ fn gateway(id: &str, ips: &[&str], capacity: u32, min: u16, max: u16) -> Fronten
         public_ips: ips.iter().map(|ip| ip.to_string()).collect(),
         capacity,
         port_range: Some(PortRange { min, max }),
+        taken: Vec::new(),
+        problem: None,
+        tags: Default::default(),
+        display: Default::default(),
     }
 }
 
@@ -85,6 +93,8 @@ impl Case {
             existing: &self.existing,
             occupied: &self.occupied,
             wanted: &self.wanted,
+            pools: &[],
+            same_port: &[],
         })
     }
 
@@ -443,6 +453,10 @@ fn random_case(rng: &mut StdRng) -> Case {
                     max: min + rng.random_range(0..=8),
                 }
             }),
+            taken: Vec::new(),
+            problem: None,
+            tags: Default::default(),
+            display: Default::default(),
         })
         .collect();
     let port_range = if rng.random_bool(0.9) {
@@ -689,5 +703,343 @@ fn no_slot_is_ever_double_booked_whatever_the_input() {
             assert!(second.assign.is_empty(), "seed {seed}");
             assert_eq!(second.exhausted, first.exhausted, "seed {seed}");
         }
+    }
+}
+
+fn pool_key(pod: &str, protocol: Protocol, target_port: u16, pool: &str) -> AllocationKey {
+    AllocationKey::in_pool(pod, protocol, target_port, pool)
+}
+
+fn plan_pools(
+    frontends: &[Frontend],
+    pools: &[PoolOffer<'_>],
+    existing: &[Allocation],
+    wanted: &[AllocationKey],
+    same_port: &[Vec<AllocationKey>],
+) -> AllocationPlan {
+    plan(&AllocationInput {
+        frontends,
+        port_range: None,
+        existing,
+        occupied: &[],
+        wanted,
+        pools,
+        same_port,
+    })
+}
+
+#[test]
+fn pool_policies_order_the_frontends() {
+    let frontends = vec![clb("lb-a", 10), clb("lb-b", 10), clb("lb-c", 10)];
+    let ids: Vec<String> = ["lb-a", "lb-b", "lb-c"].map(String::from).to_vec();
+    let offer = |policy| PoolOffer {
+        name: "pool",
+        frontend_ids: &ids,
+        port_range: range(30000, 30100),
+        policy,
+        closed: &[],
+    };
+    let wanted: Vec<AllocationKey> = (0..3)
+        .map(|p| pool_key(&format!("gs-{p}"), Tcp, 7000, "pool"))
+        .collect();
+    let lbs = |plan: &AllocationPlan| -> Vec<String> {
+        plan.assign
+            .iter()
+            .map(|a| a.slot.frontend_id.clone())
+            .collect()
+    };
+    // InOrder fills the first before the next; Uniform spreads.
+    let in_order = plan_pools(&frontends, &[offer(LbPolicy::InOrder)], &[], &wanted, &[]);
+    assert_eq!(lbs(&in_order), ["lb-a", "lb-a", "lb-a"]);
+    assert_eq!(
+        in_order
+            .assign
+            .iter()
+            .map(|a| a.slot.port)
+            .collect::<Vec<_>>(),
+        [30000, 30001, 30002]
+    );
+    let uniform = plan_pools(&frontends, &[offer(LbPolicy::Uniform)], &[], &wanted, &[]);
+    assert_eq!(lbs(&uniform), ["lb-a", "lb-b", "lb-c"]);
+    // Random: an order per Pod, the same every time.
+    let random = plan_pools(&frontends, &[offer(LbPolicy::Random)], &[], &wanted, &[]);
+    let again = plan_pools(&frontends, &[offer(LbPolicy::Random)], &[], &wanted, &[]);
+    assert_eq!(random, again);
+}
+
+#[test]
+fn a_blacklisted_frontend_keeps_its_bindings_and_takes_no_new_ones() {
+    let frontends = vec![clb("lb-a", 10), clb("lb-b", 10)];
+    let ids: Vec<String> = ["lb-a", "lb-b"].map(String::from).to_vec();
+    let closed = vec!["lb-a".to_string()];
+    let pools = [PoolOffer {
+        name: "pool",
+        frontend_ids: &ids,
+        port_range: range(30000, 30100),
+        policy: LbPolicy::InOrder,
+        closed: &closed,
+    }];
+    let old = pool_key("gs-0", Tcp, 7000, "pool");
+    let new = pool_key("gs-1", Tcp, 7000, "pool");
+    let existing = [allocation(old.clone(), slot("lb-a", 30000, Tcp))];
+    let plan = plan_pools(&frontends, &pools, &existing, &[old, new], &[]);
+    assert_eq!(plan.keep.len(), 1, "{plan:?}");
+    assert_eq!(plan.assign[0].slot.frontend_id, "lb-b");
+}
+
+#[test]
+fn a_frontend_taken_out_of_a_pool_moves_its_slots() {
+    let frontends = vec![clb("lb-a", 10), clb("lb-b", 10)];
+    let only_b = vec!["lb-b".to_string()];
+    let pools = [PoolOffer {
+        name: "pool",
+        frontend_ids: &only_b,
+        port_range: range(30000, 30100),
+        policy: LbPolicy::InOrder,
+        closed: &[],
+    }];
+    let key = pool_key("gs-0", Tcp, 7000, "pool");
+    let existing = [allocation(key.clone(), slot("lb-a", 30000, Tcp))];
+    let plan = plan_pools(
+        &frontends,
+        &pools,
+        &existing,
+        std::slice::from_ref(&key),
+        &[],
+    );
+    assert_eq!(plan.release[0].reason, ReleaseReason::FrontendGone);
+    assert_eq!(plan.assign[0].slot, slot("lb-b", 30000, Tcp));
+}
+
+#[test]
+fn tcpudp_gets_one_port_number_on_one_frontend_or_nothing() {
+    let frontends = vec![clb("lb-a", 10), clb("lb-b", 10)];
+    let ids: Vec<String> = ["lb-a", "lb-b"].map(String::from).to_vec();
+    let pools = [PoolOffer {
+        name: "pool",
+        frontend_ids: &ids,
+        port_range: range(30000, 30002),
+        policy: LbPolicy::InOrder,
+        closed: &[],
+    }];
+    let tcp = pool_key("gs-0", Tcp, 7000, "pool");
+    let udp = pool_key("gs-0", Udp, 7000, "pool");
+    // lb-a's 30000 is taken for UDP only, lb-a's 30001 for TCP only: the pair lands on 30002.
+    let occupied = [slot("lb-a", 30000, Udp), slot("lb-a", 30001, Tcp)];
+    let group = vec![tcp.clone(), udp.clone()];
+    let plan = plan(&AllocationInput {
+        frontends: &frontends,
+        port_range: None,
+        existing: &[],
+        occupied: &occupied,
+        wanted: &[tcp.clone(), udp.clone()],
+        pools: &pools,
+        same_port: std::slice::from_ref(&group),
+    });
+    let slots: Vec<&PortSlot> = plan.assign.iter().map(|a| &a.slot).collect();
+    assert_eq!(
+        slots,
+        [&slot("lb-a", 30002, Tcp), &slot("lb-a", 30002, Udp)]
+    );
+
+    // With room for one slot only on each frontend, the pair does not fit anywhere.
+    let tight = vec![clb("lb-a", 1), clb("lb-b", 1)];
+    let plan = plan_pools(
+        &tight,
+        &pools,
+        &[],
+        &[tcp.clone(), udp.clone()],
+        std::slice::from_ref(&group),
+    );
+    assert!(plan.assign.is_empty(), "{plan:?}");
+    assert_eq!(plan.exhausted, [tcp, udp]);
+}
+
+#[test]
+fn the_same_port_across_pools_is_the_lowest_every_pool_can_give() {
+    let frontends = vec![clb("lb-ctcc", 10), clb("lb-cmcc", 10)];
+    let ctcc = vec!["lb-ctcc".to_string()];
+    let cmcc = vec!["lb-cmcc".to_string()];
+    let pools = [
+        PoolOffer {
+            name: "pool-ctcc",
+            frontend_ids: &ctcc,
+            port_range: range(30000, 30100),
+            policy: LbPolicy::InOrder,
+            closed: &[],
+        },
+        PoolOffer {
+            name: "pool-cmcc",
+            frontend_ids: &cmcc,
+            port_range: range(30000, 30100),
+            policy: LbPolicy::InOrder,
+            closed: &[],
+        },
+    ];
+    let keys = vec![
+        pool_key("gs-0", Tcp, 7000, "pool-ctcc"),
+        pool_key("gs-0", Tcp, 7000, "pool-cmcc"),
+    ];
+    let occupied = [slot("lb-ctcc", 30000, Tcp), slot("lb-cmcc", 30001, Tcp)];
+    let plan = plan(&AllocationInput {
+        frontends: &frontends,
+        port_range: None,
+        existing: &[],
+        occupied: &occupied,
+        wanted: &keys,
+        pools: &pools,
+        same_port: std::slice::from_ref(&keys),
+    });
+    let ports: Vec<u16> = plan.assign.iter().map(|a| a.slot.port).collect();
+    assert_eq!(ports, [30002, 30002], "{plan:?}");
+
+    // A member that already holds a slot pins the port for the rest.
+    let existing = [allocation(keys[0].clone(), slot("lb-ctcc", 30005, Tcp))];
+    let plan = plan_pools(
+        &frontends,
+        &pools,
+        &existing,
+        &keys,
+        std::slice::from_ref(&keys),
+    );
+    assert_eq!(plan.assign[0].slot, slot("lb-cmcc", 30005, Tcp));
+}
+
+/// The random invariants, with pools, policies, blacklists and same-port groups.
+#[test]
+fn pools_and_groups_never_double_book_and_keep_groups_together() {
+    for seed in 0..1000 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let frontends: Vec<Frontend> = (0..rng.random_range(1..=4))
+            .map(|f| clb(&format!("lb-{f}"), rng.random_range(0..=8)))
+            .collect();
+        let ids: Vec<Vec<String>> = (0..2)
+            .map(|_| {
+                frontends
+                    .iter()
+                    .filter(|_| rng.random_bool(0.7))
+                    .map(|f| f.id.clone())
+                    .collect()
+            })
+            .collect();
+        let closed: Vec<Vec<String>> = ids
+            .iter()
+            .map(|ids| {
+                ids.iter()
+                    .filter(|_| rng.random_bool(0.2))
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        let policies = [LbPolicy::Uniform, LbPolicy::InOrder, LbPolicy::Random];
+        let names = ["p0", "p1"];
+        let pools: Vec<PoolOffer<'_>> = (0..2)
+            .map(|p| {
+                let min = rng.random_range(100..=103);
+                PoolOffer {
+                    name: names[p],
+                    frontend_ids: &ids[p],
+                    port_range: range(min, min + rng.random_range(0..=5)),
+                    policy: policies[rng.random_range(0..3)],
+                    closed: &closed[p],
+                }
+            })
+            .collect();
+        let mut wanted = Vec::new();
+        let mut groups = Vec::new();
+        for pod in 0..rng.random_range(0..=5) {
+            let pod = format!("gs-{pod}");
+            let both_pools = rng.random_bool(0.4);
+            let tcpudp = rng.random_bool(0.5);
+            let mut group = Vec::new();
+            for pool in if both_pools { &names[..] } else { &names[..1] } {
+                for protocol in if tcpudp {
+                    &PROTOCOLS[..]
+                } else {
+                    &PROTOCOLS[..1]
+                } {
+                    group.push(pool_key(&pod, *protocol, 7000, pool));
+                }
+            }
+            wanted.extend(group.iter().cloned());
+            if group.len() > 1 {
+                groups.push(group);
+            }
+        }
+        let first = plan_pools(&frontends, &pools, &[], &wanted, &groups);
+        let mut seen = HashSet::new();
+        for a in &first.assign {
+            assert!(
+                seen.insert(&a.slot),
+                "seed {seed}: double-booked {:?}",
+                a.slot
+            );
+            let pool = pools.iter().find(|p| p.name == a.key.pool).unwrap();
+            assert!(
+                pool.frontend_ids.contains(&a.slot.frontend_id),
+                "seed {seed}"
+            );
+            assert!(
+                !pool.closed.contains(&a.slot.frontend_id),
+                "seed {seed}: closed"
+            );
+            assert!(
+                pool.port_range.unwrap().contains(a.slot.port),
+                "seed {seed}"
+            );
+        }
+        for frontend in &frontends {
+            let here = first
+                .assign
+                .iter()
+                .filter(|a| a.slot.frontend_id == frontend.id)
+                .count();
+            assert!(
+                here as u32 <= frontend.capacity,
+                "seed {seed}: over capacity"
+            );
+        }
+        for group in &groups {
+            let placed: Vec<&Allocation> = first
+                .assign
+                .iter()
+                .filter(|a| group.contains(&a.key))
+                .collect();
+            assert!(
+                placed.is_empty() || placed.len() == group.len(),
+                "seed {seed}: a group split: {placed:?}"
+            );
+            if let Some(first_slot) = placed.first() {
+                assert!(
+                    placed.iter().all(|a| a.slot.port == first_slot.slot.port),
+                    "seed {seed}: one port number"
+                );
+                for a in &placed {
+                    for b in &placed {
+                        if a.key.pool == b.key.pool {
+                            assert_eq!(
+                                a.slot.frontend_id, b.slot.frontend_id,
+                                "seed {seed}: one address per pool"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let all: usize = first.assign.len() + first.exhausted.len();
+        assert_eq!(
+            all,
+            wanted.len(),
+            "seed {seed}: every key placed or exhausted"
+        );
+        // Stable once carried out.
+        let existing: Vec<Allocation> = first.assign.clone();
+        let second = plan_pools(&frontends, &pools, &existing, &wanted, &groups);
+        assert!(
+            second.release.is_empty(),
+            "seed {seed}: {:?}",
+            second.release
+        );
+        assert_eq!(second.keep.len(), first.assign.len(), "seed {seed}");
     }
 }

@@ -24,6 +24,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .ok_or_else(invalid)
 }
 
+/// serde's reader for a duration field written as in [`parse_duration`].
+pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,9 @@
 //! The controller's config: a YAML or TOML file (`--config PATH`) with environment overrides.
 //!
 //! Keys are camelCase in the file. Any key can be overridden by an environment variable named
-//! `DAC_` + the key path in UPPER_SNAKE_CASE with `__` between levels:
+//! `DAC_` + the key path in UPPER_SNAKE_CASE with `__` between levels (only variables under the
+//! config's own sections count: a Pod's environment also holds the CLI's `DAC_CONFIG` and the
+//! service-link variables of every Service named `dac-...`):
 //! `DAC_CLUSTER__REGION=ap-guangzhou`, `DAC_PROVIDERS__NATGW__ENABLED=true`,
 //! `DAC_CLUSTER__VPC_CIDRS=10.0.0.0/16,172.16.0.0/16` (lists: comma-separated). The variable's
 //! words become camelCase (`VPC_CIDRS` -> `vpcCidrs`), so a custom provider's section is only
@@ -28,6 +30,11 @@ use std::{
 
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "DAC";
+/// The config's top-level sections: only `DAC_<SECTION>__...` variables override the file.
+const SECTIONS: [&str; 5] = ["CLUSTER", "CLOUD", "PROVIDERS", "SWEEP", "ACCESS"];
+/// Cluster ids that documentation and examples use; two clusters left at one would sweep each
+/// other's resources, so they are refused.
+const PLACEHOLDER_CLUSTER_IDS: [&str; 4] = ["cls-example", "cls-xxx", "cls-xxxxxxxx", "example"];
 /// Built-in provider names, as `spec.provider` spells them.
 pub const CLB: &str = "clb";
 pub const NATGW: &str = "natgw";
@@ -52,6 +59,79 @@ pub struct ControllerConfig {
     pub cloud: CloudConfig,
     #[serde(default)]
     pub providers: ProvidersConfig,
+    #[serde(default)]
+    pub sweep: SweepConfig,
+    #[serde(default)]
+    pub access: AccessConfig,
+}
+
+/// The orphan sweep: releases cloud resources carrying this cluster's marker that no listener
+/// claims any more.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SweepConfig {
+    /// How often it runs (also once when the controller starts leading), e.g. `10m`.
+    #[serde(
+        default = "defaults::sweep_interval",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub interval: Duration,
+    /// At most this many releases per run; the rest wait for the next run. A safety valve: a
+    /// sweep that suddenly finds hundreds of orphans is more likely looking at the wrong thing.
+    #[serde(default = "defaults::sweep_max_releases")]
+    pub max_releases_per_run: u32,
+    /// Only report what would be released (log + metrics), release nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        Self {
+            interval: defaults::sweep_interval(),
+            max_releases_per_run: defaults::sweep_max_releases(),
+            dry_run: false,
+        }
+    }
+}
+
+/// Who may name which frontends. Without rules every namespace may name any frontend of the
+/// account, which is fine for a single-team cluster; a shared cluster lists what each namespace
+/// may use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessConfig {
+    /// A frontend (CLB, NAT gateway) named by a resource must match one rule that applies to
+    /// the resource's namespace. Empty: no restriction.
+    #[serde(default)]
+    pub frontends: Vec<FrontendRule>,
+}
+
+/// One allow rule: frontends by id and/or by a cloud tag, for some namespaces or all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FrontendRule {
+    /// A name for messages ("not allowed by any rule; rules for namespace x: team-a").
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The namespaces the rule applies to; empty: all.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Frontend ids (`lb-...`, `nat-...`) it allows.
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// A cloud tag that marks allowed frontends (`{key: dac-allowed, value: "true"}`); a value
+    /// of `None` matches any value of the key.
+    #[serde(default)]
+    pub tag: Option<TagRule>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TagRule {
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 /// This cluster's place in the cloud.
@@ -167,6 +247,11 @@ pub struct RetryConfig {
     /// The backoff never grows beyond this, in milliseconds.
     #[serde(default = "defaults::max_delay_ms")]
     pub max_delay_ms: u64,
+    /// How long a call keeps retrying while the cloud says the instance is busy (a CLB locked
+    /// by a running task), in milliseconds; busy answers do not count as attempts. The cloud
+    /// can hold a CLB for seconds after a large batch.
+    #[serde(default = "defaults::busy_budget_ms")]
+    pub busy_budget_ms: u64,
 }
 
 impl Default for RetryConfig {
@@ -175,6 +260,7 @@ impl Default for RetryConfig {
             max_attempts: defaults::max_attempts(),
             base_delay_ms: defaults::base_delay_ms(),
             max_delay_ms: defaults::max_delay_ms(),
+            busy_budget_ms: defaults::busy_budget_ms(),
         }
     }
 }
@@ -341,6 +427,7 @@ impl TryFrom<RawEipRetention> for EipRetention {
 
 mod defaults {
     use std::collections::BTreeMap;
+    use std::time::Duration;
 
     pub fn enabled() -> bool {
         true
@@ -360,6 +447,12 @@ mod defaults {
     pub fn burst() -> u32 {
         1
     }
+    pub fn sweep_interval() -> Duration {
+        Duration::from_secs(600)
+    }
+    pub fn sweep_max_releases() -> u32 {
+        50
+    }
     pub fn per_action() -> BTreeMap<String, f64> {
         // Its documented limit is below the default.
         BTreeMap::from([("AssociateAddress".to_string(), 10.0)])
@@ -373,13 +466,19 @@ mod defaults {
     pub fn max_delay_ms() -> u64 {
         8_000
     }
+    pub fn busy_budget_ms() -> u64 {
+        20_000
+    }
 }
 
 impl ControllerConfig {
-    /// Reads `path` (YAML or TOML, by its extension) when given, then the `DAC_*` environment
-    /// variables, and validates the result.
+    /// Reads `path` (YAML or TOML, by its extension) when given, then the `DAC_<SECTION>__*`
+    /// environment variables, and validates the result.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::build(path.map(File::from), environment(None))
+        Self::build(
+            path.map(File::from),
+            environment(std::env::vars().collect()),
+        )
     }
 
     /// Like [`load`](Self::load) with the file's text and an explicit environment: for tests.
@@ -388,7 +487,7 @@ impl ControllerConfig {
         format: FileFormat,
         env: HashMap<String, String>,
     ) -> Result<Self, ConfigError> {
-        Self::build(Some(File::from_str(text, format)), environment(Some(env)))
+        Self::build(Some(File::from_str(text, format)), environment(env))
     }
 
     fn build(
@@ -413,6 +512,11 @@ impl ControllerConfig {
                 "cluster.id is required: it marks what this controller creates in the cloud (e.g. the TKE cluster id)"
                     .to_string(),
             );
+        } else if PLACEHOLDER_CLUSTER_IDS.contains(&cluster.id.to_ascii_lowercase().as_str()) {
+            problems.push(format!(
+                "cluster.id {:?} is a placeholder from the documentation: two clusters left at it would take each other's cloud resources for orphans; use this cluster's own id (e.g. the TKE cluster id)",
+                cluster.id
+            ));
         } else if cluster.id.len() > 20
             || !cluster
                 .id
@@ -493,6 +597,23 @@ impl ControllerConfig {
                 pool.min, pool.max
             ));
         }
+        if self.sweep.interval < Duration::from_secs(10) {
+            problems.push("sweep.interval must be at least 10s".to_string());
+        }
+        for (index, rule) in self.access.frontends.iter().enumerate() {
+            let name = rule
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("#{}", index + 1));
+            if rule.ids.is_empty() && rule.tag.is_none() {
+                problems.push(format!(
+                    "access.frontends rule {name}: give ids, a tag, or both"
+                ));
+            }
+            if rule.tag.as_ref().is_some_and(|tag| tag.key.is_empty()) {
+                problems.push(format!("access.frontends rule {name}: tag.key is empty"));
+            }
+        }
         for (name, section) in &providers.custom {
             if !is_dns_label(name) {
                 problems.push(format!(
@@ -537,9 +658,18 @@ impl ControllerConfig {
     }
 }
 
-/// `DAC_SECTION__KEY_WORDS=value` -> `section.keyWords`; `env` replaces the process
-/// environment (tests).
-fn environment(env: Option<HashMap<String, String>>) -> Environment {
+/// `DAC_SECTION__KEY_WORDS=value` -> `section.keyWords`, for the config's own sections only:
+/// any other `DAC_*` variable (the CLI's `DAC_CONFIG`, Kubernetes' service links such as
+/// `DAC_DEDICATED_ADDRESS_CONTROLLER_METRICS_PORT`) is none of the config's business.
+fn environment(env: HashMap<String, String>) -> Environment {
+    let env = env
+        .into_iter()
+        .filter(|(name, _)| {
+            SECTIONS
+                .iter()
+                .any(|section| name.starts_with(&format!("{ENV_PREFIX}_{section}__")))
+        })
+        .collect();
     Environment::with_prefix(ENV_PREFIX)
         .prefix_separator("_")
         .separator("__")
@@ -547,7 +677,7 @@ fn environment(env: Option<HashMap<String, String>>) -> Environment {
         .try_parsing(true)
         .list_separator(",")
         .with_list_parse_key("cluster.vpcCidrs")
-        .source(env)
+        .source(Some(env))
 }
 
 /// RFC 1123 label: what `spec.provider` accepts.

@@ -23,7 +23,16 @@ fn problems(result: Result<ControllerConfig, ConfigError>) -> Vec<String> {
 #[test]
 fn the_documented_example_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/config.yaml");
-    let config = ControllerConfig::load(Some(&path)).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    // It ships without a cluster id on purpose: the user must give theirs.
+    let missing = problems(load_yaml(&text, &[]));
+    assert!(
+        missing.iter().any(|p| p.contains("cluster.id is required")),
+        "{missing:?}"
+    );
+    let config = load_yaml(&text, &[("DAC_CLUSTER__ID", "cls-a1b2c3d4")]).unwrap();
+    assert_eq!(config.sweep, SweepConfig::default());
+    assert!(config.access.frontends.is_empty());
     assert_eq!(config.cluster.region, "ap-guangzhou");
     assert_eq!(
         config.cluster.vpc_cidrs,
@@ -131,11 +140,11 @@ fn the_environment_overrides_the_file() {
 fn the_environment_alone_is_enough() {
     let config = ControllerConfig::build(
         None::<File<::config::FileSourceString, FileFormat>>,
-        environment(Some(env(&[
+        environment(env(&[
             ("DAC_CLUSTER__ID", "cls-env"),
             ("DAC_CLUSTER__REGION", "ap-shanghai"),
             ("DAC_CLUSTER__VPC_CIDRS", "10.0.0.0/8"),
-        ]))),
+        ])),
     )
     .unwrap();
     assert_eq!(config.cluster.id, "cls-env");
@@ -278,4 +287,94 @@ fn provider_names_are_dns_labels() {
     for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
         assert!(!is_dns_label(bad), "{bad}");
     }
+}
+
+#[test]
+fn dac_variables_outside_the_config_sections_are_ignored() {
+    // What a Pod of the Helm release `dac` sees: the CLI's own variables and the service links
+    // of the chart's metrics Service `dac-dedicated-address-controller-metrics`.
+    let config = load_yaml(
+        MINIMAL,
+        &[
+            (
+                "DAC_CONFIG",
+                "/etc/dedicated-address-controller/config.yaml",
+            ),
+            ("DAC_LISTEN", "0.0.0.0:8080"),
+            ("DAC_NAMESPACE", "games"),
+            (
+                "DAC_DEDICATED_ADDRESS_CONTROLLER_METRICS_PORT",
+                "tcp://172.30.0.10:8080",
+            ),
+            (
+                "DAC_DEDICATED_ADDRESS_CONTROLLER_METRICS_PORT_8080_TCP_ADDR",
+                "172.30.0.10",
+            ),
+            (
+                "DAC_DEDICATED_ADDRESS_CONTROLLER_METRICS_SERVICE_HOST",
+                "172.30.0.10",
+            ),
+            ("DAC_CLUSTER_SERVICE_PORT", "8080"),
+            ("DAC_PROVIDERS__CLB__BATCH_WINDOW_MS", "75"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.providers.clb.batch_window_ms, 75);
+    assert!(config.providers.custom.is_empty());
+}
+
+#[test]
+fn placeholder_cluster_ids_are_refused() {
+    for id in ["cls-example", "cls-xxx", "CLS-XXXXXXXX"] {
+        let found = problems(load_yaml(
+            &format!("cluster: {{id: {id}, region: ap-chengdu}}\n"),
+            &[],
+        ));
+        assert!(
+            found.iter().any(|p| p.contains("placeholder")),
+            "{id}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn sweep_and_access_sections_are_read_and_checked() {
+    let config = load_yaml(
+        &format!(
+            "{MINIMAL}sweep: {{interval: 2m, maxReleasesPerRun: 5, dryRun: true}}\n\
+             access:\n  frontends:\n  - {{name: team-a, namespaces: [games], ids: [lb-1]}}\n\
+             \x20 - {{tag: {{key: dac-allowed, value: 'true'}}}}\n"
+        ),
+        &[("DAC_SWEEP__MAX_RELEASES_PER_RUN", "7")],
+    )
+    .unwrap();
+    assert_eq!(config.sweep.interval, Duration::from_secs(120));
+    assert_eq!(config.sweep.max_releases_per_run, 7);
+    assert!(config.sweep.dry_run);
+    assert_eq!(config.access.frontends.len(), 2);
+    assert_eq!(config.access.frontends[0].ids, vec!["lb-1".to_string()]);
+    assert_eq!(
+        config.access.frontends[1]
+            .tag
+            .as_ref()
+            .unwrap()
+            .value
+            .as_deref(),
+        Some("true")
+    );
+
+    let found = problems(load_yaml(
+        &format!(
+            "{MINIMAL}sweep: {{interval: 1s}}\naccess:\n  frontends:\n  - {{namespaces: [x]}}\n"
+        ),
+        &[],
+    ));
+    assert!(
+        found.iter().any(|p| p.contains("sweep.interval")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|p| p.contains("give ids, a tag")),
+        "{found:?}"
+    );
 }

@@ -1,6 +1,9 @@
 //! Building the `DedicatedCLBListener` children of a service: one per Pod port, named after
 //! the service, the Pod and the port, so the name alone says what it is for.
-use super::labels::{ADDRESS_POD_ANNOTATION, POD, POD_OWNER, PROVIDER_OPTIONS, SERVICE};
+use super::labels::{
+    ADDRESS_POD_ANNOTATION, BINDING, FINALIZER, ISOLATED, POD, POD_OWNER, POOL, PROVIDER_OPTIONS,
+    SERVICE,
+};
 use crate::allocation::{Allocation, AllocationKey, PortSlot};
 use crate::crd::{BackendPod, DedicatedCLBListener, DedicatedCLBListenerSpec, DedicatedCLBService};
 use kube::api::{ObjectMeta, Resource, ResourceExt};
@@ -30,14 +33,42 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The Pod port a child serves, read back from its spec and labels.
+/// The `pod` label's value on a child: the Pod's name, or, for a name longer than a label value
+/// may be (63), a stable hash of it, so that every child of a Pod can be listed by one selector
+/// (a Pod with an EIP shared by its ports must not lose it while another port still uses it).
+pub fn pod_label_value(pod_name: &str) -> String {
+    if pod_name.len() <= 63 {
+        pod_name.to_string()
+    } else {
+        format!("hash-{:016x}", fnv1a(pod_name.as_bytes()))
+    }
+}
+
+/// A label selector for the children of one Pod (filter by `spec.backendPod.podName` too: the
+/// hashed form may, in theory, be shared).
+pub fn pod_selector(pod_name: &str) -> String {
+    format!("{POD}={}", pod_label_value(pod_name))
+}
+
+/// The Pod port a child serves, read back from its spec and labels (a binding's child also
+/// names the pool its slot comes from).
 pub fn allocation_key(child: &DedicatedCLBListener) -> Option<AllocationKey> {
     let pod = child.spec.backend_pod.as_ref()?;
-    Some(AllocationKey::new(
+    Some(AllocationKey::in_pool(
         pod.pod_name.clone(),
         child.spec.protocol.into(),
         pod.port,
+        child.labels().get(POOL).cloned().unwrap_or_default(),
     ))
+}
+
+/// The child of a `CLBPodBinding` for a key: `<pod>-<pool>-<protocol>-<port>`, shortened
+/// with a hash when too long.
+pub fn binding_child_name(key: &AllocationKey) -> String {
+    child_name(
+        &key.pod_name,
+        &AllocationKey::new(key.pool.clone(), key.protocol, key.target_port),
+    )
 }
 
 /// The slot a child holds, for `PortPerSlot` providers.
@@ -57,14 +88,45 @@ pub fn allocation(child: &DedicatedCLBListener) -> Option<Allocation> {
     })
 }
 
+/// The child holding an allocation (its Pod port and its slot: two children of one Pod port
+/// can exist for a moment, and only the named one may go).
+pub fn holding<'a>(
+    children: &'a [std::sync::Arc<DedicatedCLBListener>],
+    allocation: &Allocation,
+) -> Option<&'a std::sync::Arc<DedicatedCLBListener>> {
+    children
+        .iter()
+        .find(|child| self::allocation(child).as_ref() == Some(allocation))
+}
+
+/// Deletes this very child: the uid precondition leaves a newer child of the same name (made
+/// after the cache last looked) alone. Gone or replaced already is success.
+pub async fn delete(
+    api: &kube::Api<DedicatedCLBListener>,
+    child: &DedicatedCLBListener,
+) -> crate::Result<()> {
+    let params = kube::api::DeleteParams {
+        preconditions: child.uid().map(|uid| kube::api::Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        }),
+        ..kube::api::DeleteParams::background()
+    };
+    match api.delete(&child.name_any(), &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// What a new child should hold.
 pub struct ChildTemplate<'a> {
     pub key: &'a AllocationKey,
     /// `None` for `AddressPerPod` providers.
     pub slot: Option<&'a PortSlot>,
     pub address_pod_annotation: Option<&'a str>,
-    /// `StatefulSet/<name>` when the Pod is a StatefulSet's.
-    pub pod_owner: Option<&'a str>,
+    /// The StatefulSet (either kind) whose Pod it is.
+    pub pod_owner: Option<&'a super::pods::SetRef>,
 }
 
 /// The annotations that follow the service's spec (so they are kept in step, not only set at
@@ -92,18 +154,17 @@ pub fn build_child(
     template: &ChildTemplate<'_>,
 ) -> DedicatedCLBListener {
     let service_name = service.name_any();
-    let mut labels = BTreeMap::from([(SERVICE.to_string(), service_name.clone())]);
-    // Label values are at most 63 characters; longer Pod names go without the shortcut label.
-    if template.key.pod_name.len() <= 63 {
-        labels.insert(POD.to_string(), template.key.pod_name.clone());
-    }
+    let labels = BTreeMap::from([
+        (SERVICE.to_string(), service_name.clone()),
+        (POD.to_string(), pod_label_value(&template.key.pod_name)),
+    ]);
     let mut annotations: BTreeMap<String, String> =
         synced_annotations(service, template.address_pod_annotation)
             .into_iter()
             .flat_map(|(k, v)| Some((k.to_string(), v?)))
             .collect();
     if let Some(owner) = template.pod_owner {
-        annotations.insert(POD_OWNER.to_string(), owner.to_string());
+        annotations.insert(POD_OWNER.to_string(), owner.to_annotation());
     }
     let slot = template.slot;
     DedicatedCLBListener {
@@ -113,6 +174,7 @@ pub fn build_child(
             labels: Some(labels),
             annotations: (!annotations.is_empty()).then_some(annotations),
             owner_references: service.controller_owner_ref(&()).map(|owner| vec![owner]),
+            finalizers: Some(vec![FINALIZER.to_string()]),
             ..Default::default()
         },
         spec: DedicatedCLBListenerSpec {
@@ -132,6 +194,55 @@ pub fn build_child(
     }
 }
 
+/// What a binding's new child holds.
+pub struct BindingChild<'a> {
+    pub key: &'a AllocationKey,
+    pub slot: &'a PortSlot,
+    pub provider: &'a str,
+    pub region: Option<&'a str>,
+    pub isolated: bool,
+}
+
+/// A `CLBPodBinding`'s child for one slot of one pool, owned by the binding.
+pub fn build_binding_child(
+    binding: &crate::crd::CLBPodBinding,
+    child: &BindingChild<'_>,
+) -> DedicatedCLBListener {
+    let labels = BTreeMap::from([
+        (BINDING.to_string(), binding.name_any()),
+        (POOL.to_string(), child.key.pool.clone()),
+        (POD.to_string(), pod_label_value(&child.key.pod_name)),
+    ]);
+    let annotations = child
+        .isolated
+        .then(|| BTreeMap::from([(ISOLATED.to_string(), "true".to_string())]));
+    DedicatedCLBListener {
+        metadata: ObjectMeta {
+            name: Some(binding_child_name(child.key)),
+            namespace: binding.namespace(),
+            labels: Some(labels),
+            annotations,
+            owner_references: binding.controller_owner_ref(&()).map(|owner| vec![owner]),
+            finalizers: Some(vec![FINALIZER.to_string()]),
+            ..Default::default()
+        },
+        spec: DedicatedCLBListenerSpec {
+            provider: child.provider.to_string(),
+            lb_id: Some(child.slot.frontend_id.clone()),
+            lb_region: child.region.map(str::to_string),
+            lb_port: Some(child.slot.port),
+            public_ip: child.slot.public_ip.clone(),
+            protocol: child.key.protocol.into(),
+            listener_config: None,
+            backend_pod: Some(BackendPod {
+                pod_name: child.key.pod_name.clone(),
+                port: child.key.target_port,
+            }),
+        },
+        status: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +254,16 @@ mod tests {
             child_name("gameserver", &key),
             "gameserver-gameserver-0-udp-8000"
         );
+    }
+
+    #[test]
+    fn every_pod_gets_a_valid_label_value() {
+        assert_eq!(pod_label_value("gameserver-0"), "gameserver-0");
+        let long = format!("{}-0", "g".repeat(70));
+        let value = pod_label_value(&long);
+        assert!(value.len() <= 63 && value.starts_with("hash-"), "{value}");
+        assert_eq!(value, pod_label_value(&long), "stable");
+        assert_ne!(value, pod_label_value(&format!("{}-1", "g".repeat(70))));
     }
 
     #[test]

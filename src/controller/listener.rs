@@ -4,18 +4,21 @@
 //! Stages of `apply`: dereference (provider, Pod, listener config) -> validate (the Pod's IP
 //! must be a VPC IP) -> build (the provider's `Binding`) -> apply (`ensure`) -> update status
 //! and the Pod annotation.
-use super::labels::{ADDRESS_POD_ANNOTATION, FINALIZER, POD, PROVIDER_OPTIONS};
-use super::{Context, events, pods, status};
+use super::labels::{ADDRESS_POD_ANNOTATION, FINALIZER, ISOLATED, PROVIDER_OPTIONS};
+use super::{Context, children, events, pods, status};
 use crate::crd::condition::reasons;
-use crate::crd::{CLBListenerConfig, DedicatedCLBListener, ListenerState};
+use crate::crd::{DedicatedCLBListener, ListenerState};
 use crate::registry::{ProviderNotEnabled, ProviderOps};
 use crate::{Error, Result};
-use dac_provider_api::{Backend, Binding, BindingKey, BindingState, ProviderError, Slot};
+use dac_provider_api::{
+    AllocationMode, Backend, Binding, BindingKey, BindingState, ProviderError, Slot,
+};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Resource;
 use kube::api::{Api, ListParams, ResourceExt};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +27,9 @@ pub const KIND: &str = "DedicatedCLBListener";
 const RESYNC: Duration = Duration::from_secs(600);
 /// How soon a listener waiting on something the user must fix is looked at again.
 const USER_FIX_RETRY: Duration = Duration::from_secs(60);
+/// After this many failed attempts in a row the status says the cloud is being retried, so a
+/// binding stuck for minutes does not look healthy.
+const SHOW_RETRYING_AFTER: u32 = 3;
 
 pub async fn reconcile(listener: Arc<DedicatedCLBListener>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
@@ -58,6 +64,9 @@ async fn apply(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Action>
             return report_failure(listener, ctx, &not_enabled_error(&not_enabled)).await;
         }
     };
+    if let Some(denied) = denied_frontend(listener, provider, ctx).await? {
+        return report_failure(listener, ctx, &denied).await;
+    }
     let backend = resolve_backend(listener, ctx).await?;
     let settings = match resolve_listener_config(listener, ctx).await? {
         Ok(settings) => settings,
@@ -75,7 +84,7 @@ async fn apply(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Action>
     // Apply.
     let bound = match provider.ensure(&binding).await {
         Ok(bound) => bound,
-        Err(error) if error.is_retryable() => return Err(Error::Provider(error)),
+        Err(error) if error.is_retryable() => return retry_later(listener, ctx, error).await,
         Err(error) => return report_failure(listener, ctx, &error).await,
     };
 
@@ -85,10 +94,7 @@ async fn apply(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Action>
         BindingState::Available => ListenerState::Available,
         BindingState::Bound => ListenerState::Bound,
     };
-    let annotation_value = (state == ListenerState::Bound)
-        .then_some(bound.address.as_deref())
-        .flatten();
-    write_pod_annotation(listener, ctx, annotation_value).await?;
+    // The Pod's annotation follows from this status (one patch per Pod, in pod_address).
     let outcome = status::ListenerOutcome {
         state,
         listener_id: Some(bound.resource_id),
@@ -118,29 +124,64 @@ async fn cleanup(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Actio
         // Without its provider nothing can release the address; keeping the finalizer keeps the
         // record of what to release until the provider is enabled again.
         Err(not_enabled) => {
-            return report_failure(listener, ctx, &not_enabled_error(&not_enabled)).await;
+            return cleanup_blocked(listener, ctx, &not_enabled_error(&not_enabled)).await;
         }
     };
     if listener.status.as_ref().and_then(|s| s.state) != Some(ListenerState::Deleting) {
         let outcome = status::ListenerOutcome::deleting(listener);
         status::patch_listener(listener, ctx, outcome).await?;
     }
-    let keep_pod_address = pod_has_other_listeners(listener, ctx).await?;
+    // Only an address per Pod can be shared by the Pod's other ports; asking the API server
+    // for every port of a fleet scaling down would cost one LIST per port.
+    let keep_pod_address = provider.allocation_mode() == AllocationMode::AddressPerPod
+        && pod_has_other_listeners(listener, ctx).await?;
     let binding = build_binding(listener, None, None, keep_pod_address)?;
     match provider.release(&binding).await {
         Ok(()) => {}
-        Err(error) if error.is_retryable() => return Err(Error::Provider(error)),
+        Err(error) if error.is_retryable() => return retry_later(listener, ctx, error).await,
         // The load balancer itself is gone, and its listeners with it.
         Err(error) if error.reason() == reasons::LOAD_BALANCER_NOT_FOUND => {}
-        Err(error) => return report_failure(listener, ctx, &error).await,
+        Err(error) => return cleanup_blocked(listener, ctx, &error).await,
     }
     write_pod_annotation(listener, ctx, None).await?;
     tracing::info!(listener = %listener.name_any(), "address released");
     Ok(Action::await_change())
 }
 
+/// A retryable failure: backed off by the error policy; after a few in a row the status says
+/// so (`Ready=False`, reason `CloudRetrying`, the cloud's message).
+async fn retry_later(
+    listener: &DedicatedCLBListener,
+    ctx: &Context,
+    error: ProviderError,
+) -> Result<Action> {
+    if ctx.consecutive_failures(KIND, listener) + 1 >= SHOW_RETRYING_AFTER {
+        status::patch_listener(
+            listener,
+            ctx,
+            status::ListenerOutcome::retrying(listener, &error),
+        )
+        .await?;
+    }
+    Err(Error::Provider(error))
+}
+
 fn not_enabled_error(not_enabled: &ProviderNotEnabled) -> ProviderError {
     ProviderError::user_fixable(ProviderNotEnabled::REASON, not_enabled.to_string())
+}
+
+/// A release the user (or an operator) must unblock: reported like any such failure, and the
+/// finalizer stays (an `Ok` would let the finalizer helper remove it and forget the address).
+async fn cleanup_blocked(
+    listener: &DedicatedCLBListener,
+    ctx: &Context,
+    error: &ProviderError,
+) -> Result<Action> {
+    report_failure(listener, ctx, error).await?;
+    Err(Error::CleanupWaiting {
+        why: error.message().to_string(),
+        retry: USER_FIX_RETRY,
+    })
 }
 
 /// Records a failure the user (or an operator) must fix: condition, state `Failed`, an Event
@@ -169,15 +210,60 @@ async fn report_failure(
     Ok(Action::requeue(USER_FIX_RETRY))
 }
 
+/// A hand-made listener naming a frontend the admin's allow-list does not give its namespace
+/// (a service's children were checked when the service allocated them).
+async fn denied_frontend(
+    listener: &DedicatedCLBListener,
+    provider: &crate::registry::Provider,
+    ctx: &Context,
+) -> Result<Option<ProviderError>> {
+    let Some(frontend_id) = &listener.spec.lb_id else {
+        return Ok(None);
+    };
+    if ctx.access.frontends.is_empty() || !listener.owner_references().is_empty() {
+        return Ok(None);
+    }
+    let namespace = listener.namespace().unwrap_or_default();
+    let scope = dac_provider_api::Scope {
+        cluster: ctx.cluster.id.clone(),
+        region: listener.spec.lb_region.clone(),
+        frontend_ids: vec![frontend_id.clone()],
+        namespace: ctx.namespace.clone(),
+    };
+    // Tags only matter to tag rules; an unreadable frontend is judged by its id alone.
+    let tags = match provider.frontends(&scope).await {
+        Ok(frontends) => frontends
+            .into_iter()
+            .find(|f| &f.id == frontend_id)
+            .map(|f| f.tags)
+            .unwrap_or_default(),
+        Err(error) if error.is_retryable() => return Err(Error::Provider(error)),
+        Err(_) => Default::default(),
+    };
+    Ok(
+        crate::frontends::check_access(&ctx.access, &namespace, frontend_id, &tags)
+            .err()
+            .map(|denied| {
+                ProviderError::user_fixable(reasons::FRONTEND_NOT_ALLOWED, denied.message)
+            }),
+    )
+}
+
 async fn resolve_backend(listener: &DedicatedCLBListener, ctx: &Context) -> Result<BackendState> {
     let Some(backend_pod) = &listener.spec.backend_pod else {
         return Ok(BackendState::None);
     };
-    let api: Api<Pod> = Api::namespaced(
-        ctx.client.clone(),
-        &listener.namespace().unwrap_or_default(),
-    );
-    let Some(pod) = api.get_opt(&backend_pod.pod_name).await? else {
+    // An isolated Pod (the pool API's `enable-clb-port-mapping: "false"`) keeps its address
+    // but gets no traffic.
+    if listener.annotations().get(ISOLATED).map(String::as_str) == Some("true") {
+        return Ok(BackendState::None);
+    }
+    let namespace = listener.namespace().unwrap_or_default();
+    let Some(pod) = ctx
+        .stores
+        .pods
+        .get(&ObjectRef::new(&backend_pod.pod_name).within(&namespace))
+    else {
         return Ok(BackendState::None);
     };
     let Some(ip) = pods::live_ip(&pod) else {
@@ -208,11 +294,11 @@ async fn resolve_listener_config(
     let Some(name) = &listener.spec.listener_config else {
         return Ok(Ok(None));
     };
-    let api: Api<CLBListenerConfig> = Api::namespaced(
-        ctx.client.clone(),
-        &listener.namespace().unwrap_or_default(),
-    );
-    Ok(match api.get_opt(name).await? {
+    let cached = ctx
+        .stores
+        .listener_configs
+        .get(&ObjectRef::new(name).within(&listener.namespace().unwrap_or_default()));
+    Ok(match cached {
         Some(config) => Ok(Some(
             serde_json::to_value(&config.spec).map_err(Error::Serialize)?,
         )),
@@ -268,19 +354,20 @@ fn build_binding(
 /// Whether other listeners of the same provider still serve this listener's Pod (an EIP per Pod
 /// is shared by all of its ports and must outlive all but the last).
 async fn pod_has_other_listeners(listener: &DedicatedCLBListener, ctx: &Context) -> Result<bool> {
-    let Some(pod) = listener.labels().get(POD) else {
+    let Some(pod) = listener.spec.backend_pod.as_ref().map(|b| &b.pod_name) else {
         return Ok(false);
     };
-    let api: Api<DedicatedCLBListener> = Api::namespaced(
-        ctx.client.clone(),
-        &listener.namespace().unwrap_or_default(),
-    );
+    let namespace = listener.namespace();
+    // The API server, not the cache: a sibling created a moment ago must count.
+    let api: Api<DedicatedCLBListener> =
+        Api::namespaced(ctx.client.clone(), namespace.as_deref().unwrap_or_default());
     let siblings = api
-        .list(&ListParams::default().labels(&format!("{POD}={pod}")))
+        .list(&ListParams::default().labels(&children::pod_selector(pod)))
         .await?;
     Ok(siblings.items.iter().any(|other| {
         other.name_any() != listener.name_any()
             && other.spec.provider == listener.spec.provider
+            && other.spec.backend_pod.as_ref().map(|b| &b.pod_name) == Some(pod)
             && other.metadata.deletion_timestamp.is_none()
     }))
 }
@@ -296,10 +383,12 @@ async fn write_pod_annotation(
     ) else {
         return Ok(());
     };
-    let api: Api<Pod> = Api::namespaced(
-        ctx.client.clone(),
-        &listener.namespace().unwrap_or_default(),
-    );
+    let namespace = listener.namespace().unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let cached = ctx
+        .stores
+        .pods
+        .get(&ObjectRef::new(&pod.pod_name).within(&namespace));
     let written = listener.status.as_ref().and_then(|s| s.address.as_deref());
-    pods::set_annotation(&api, &pod.pod_name, key, value, written).await
+    pods::set_annotation(&api, cached.as_deref(), key, value, written).await
 }

@@ -4,25 +4,31 @@
 //! Stages: dereference (provider, Pods, children) -> build (wanted Pod ports, allocation plan)
 //! -> apply (create and delete children) -> update status.
 use super::children::{self, ChildTemplate};
-use super::labels::{MANAGER, POD_OWNER, SERVICE};
-use super::{Context, events, pods, service_status};
-use crate::allocation::{self, Allocation, AllocationInput, AllocationKey, PortSlot};
+use super::labels::{MANAGER, POD_OWNER};
+use super::{Context, allocate, events, pods, service_status};
+use crate::allocation::{Allocation, AllocationKey};
 use crate::crd::condition::reasons;
 use crate::crd::{DedicatedCLBListener, DedicatedCLBService};
+use crate::frontends::{self, CONFIRM_GONE_AFTER};
 use crate::registry::ProviderOps;
 use crate::{Error, Result};
-use dac_provider_api::{AllocationMode, PortRange, ProviderError, Scope};
-use k8s_openapi::api::apps::v1::StatefulSet;
+use dac_provider_api::{AllocationMode, Frontend, PortRange, ProviderError, Scope};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Resource;
-use kube::api::{Api, DeleteParams, ListParams, PostParams, ResourceExt};
+use kube::api::{Api, DynamicObject, PostParams, ResourceExt};
+use kube::core::{ApiResource, GroupVersionKind, Selector, SelectorExt};
 use kube::runtime::controller::Action;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const KIND: &str = "DedicatedCLBService";
-const RESYNC: Duration = Duration::from_secs(300);
+/// Watches (its children, its Pods) bring every change in the cluster; this catches changes in
+/// the cloud (a CLB deleted in the console), which no watch reports. A quiet resync reads
+/// (cached) and writes nothing.
+const RESYNC: Duration = Duration::from_secs(60);
+/// A child of the same name is still being deleted; its deletion wakes the service anyway.
+const WAIT_FOR_DELETION: Duration = Duration::from_secs(10);
 
 pub async fn reconcile(service: Arc<DedicatedCLBService>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
@@ -35,7 +41,7 @@ pub async fn reconcile(service: Arc<DedicatedCLBService>, ctx: Arc<Context>) -> 
 struct Wanted {
     keys: Vec<AllocationKey>,
     annotation: BTreeMap<AllocationKey, String>,
-    pod_owner: BTreeMap<String, String>,
+    pod_owner: BTreeMap<String, pods::SetRef>,
     /// Pod ports of Pods that exist now (what `status.totalPorts` counts).
     live: usize,
 }
@@ -54,11 +60,8 @@ async fn reconcile_service(service: &DedicatedCLBService, ctx: &Context) -> Resu
         }
     };
     let listeners: Api<DedicatedCLBListener> = Api::namespaced(ctx.client.clone(), &namespace);
-    let children = listeners
-        .list(&ListParams::default().labels(&format!("{SERVICE}={name}")))
-        .await?
-        .items;
-    let selected = select_pods(service, ctx).await?;
+    let children = children_of(service, ctx);
+    let selected = select_pods(service, ctx);
 
     // Build.
     let wanted = wanted_ports(service, ctx, &selected, &children).await?;
@@ -67,56 +70,127 @@ async fn reconcile_service(service: &DedicatedCLBService, ctx: &Context) -> Resu
     let (current, stale): (Vec<_>, Vec<_>) = children
         .into_iter()
         .partition(|child| child.spec.provider == service.spec.provider);
-    let mut to_delete: Vec<String> = stale.iter().map(ResourceExt::name_any).collect();
-    let blocked: BTreeSet<AllocationKey> =
-        stale.iter().filter_map(children::allocation_key).collect();
+    let mut to_delete: Vec<Arc<DedicatedCLBListener>> = stale.clone();
+    let blocked: BTreeSet<AllocationKey> = stale
+        .iter()
+        .filter_map(|c| children::allocation_key(c))
+        .collect();
 
     let mut exhausted = Vec::new();
     let mut to_create = Vec::new();
-    let _allocating = ctx.allocation_lock.lock().await;
+    let mut waiting = false;
+    let mut unhealthy: Vec<Frontend> = Vec::new();
+    let mut confirming = false;
+    let uid = service.uid().unwrap_or_default();
     match provider.allocation_mode() {
         AllocationMode::PortPerSlot => {
-            let scope = Scope {
+            let mut scope = Scope {
                 cluster: ctx.cluster.id.clone(),
                 region: service.spec.lb_region.clone(),
                 frontend_ids: frontend_ids(service),
+                namespace: ctx.namespace.clone(),
             };
+            // The CLBs made for it (`extensiveParameters`) serve it too.
+            let created = created_frontends(service, ctx, provider, &scope).await?;
+            for id in &created {
+                if !scope.frontend_ids.contains(id) {
+                    scope.frontend_ids.push(id.clone());
+                }
+            }
             let frontends = match provider.frontends(&scope).await {
                 Ok(frontends) => frontends,
                 Err(error) if error.is_retryable() => return Err(Error::Provider(error)),
                 Err(error) => return report_problem(service, ctx, &error).await,
             };
-            let existing: Vec<Allocation> =
-                current.iter().filter_map(children::allocation).collect();
-            let occupied = occupied_elsewhere(ctx, &frontends, service).await?;
+            if let Some(denied) = frontends
+                .iter()
+                .filter(|f| f.problem.as_ref().is_none_or(|p| !p.gone))
+                .find_map(|f| {
+                    frontends::check_access(&ctx.access, &namespace, &f.id, &f.tags).err()
+                })
+            {
+                let error =
+                    ProviderError::user_fixable(reasons::FRONTEND_NOT_ALLOWED, denied.message);
+                return report_problem(service, ctx, &error).await;
+            }
+            let confirmed_gone: Vec<bool> = {
+                let mut sightings = ctx.gone_sightings();
+                frontends
+                    .iter()
+                    .map(|f| {
+                        let key = (
+                            service.spec.provider.clone(),
+                            scope.region.clone(),
+                            f.id.clone(),
+                        );
+                        sightings.observe(key, f, std::time::Instant::now())
+                    })
+                    .collect()
+            };
+            unhealthy = frontends
+                .iter()
+                .filter(|f| f.problem.is_some())
+                .cloned()
+                .collect();
+            confirming = frontends
+                .iter()
+                .zip(&confirmed_gone)
+                .any(|(f, confirmed)| f.problem.as_ref().is_some_and(|p| p.gone) && !confirmed);
+            let offered = frontends::offered(&frontends, &confirmed_gone);
+
             let port_range = match (service.spec.min_port, service.spec.max_port) {
                 (Some(min), Some(max)) => Some(PortRange { min, max }),
                 _ => None,
             };
-            let plan = allocation::plan(&AllocationInput {
-                frontends: &frontends,
-                port_range,
-                existing: &existing,
-                occupied: &occupied,
-                wanted: &wanted.keys,
-            });
-            let by_key: BTreeMap<AllocationKey, String> = current
+            // Pod ports whose old child is still going are planned once it is gone.
+            let plannable: Vec<AllocationKey> = wanted
+                .keys
                 .iter()
-                .filter_map(|c| Some((children::allocation_key(c)?, c.name_any())))
+                .filter(|key| !blocked.contains(key))
+                .cloned()
                 .collect();
-            to_delete.extend(
-                plan.release
-                    .iter()
-                    .filter_map(|release| by_key.get(&release.key).cloned()),
+            waiting |= plannable.len() < wanted.keys.len();
+            let plan = allocate::plan(
+                ctx,
+                allocate::Request {
+                    owner_uid: &uid,
+                    namespace: &namespace,
+                    current: &current,
+                    frontends: &offered,
+                    port_range,
+                    pools: &[],
+                    same_port: &[],
+                    wanted: &plannable,
+                    child_name: &|key| children::child_name(&name, key),
+                },
+            )
+            .await;
+            tracing::debug!(
+                service = %name,
+                keep = plan.keep.len(),
+                assign = plan.assign.len(),
+                release = ?plan.release.iter().map(|r| (&r.key.pod_name, r.key.protocol, r.reason)).collect::<Vec<_>>(),
+                exhausted = plan.exhausted.len(),
+                "allocation planned"
             );
+            to_delete.extend(plan.release.iter().filter_map(|release| {
+                let allocation = Allocation {
+                    key: release.key.clone(),
+                    slot: release.slot.clone(),
+                };
+                children::holding(&current, &allocation).cloned()
+            }));
             // Children that the plan neither keeps nor releases (no slot readable) are not ours to judge.
             to_create.extend(plan.assign.into_iter().map(|a| (a.key, Some(a.slot))));
             exhausted = plan.exhausted;
+            if !exhausted.is_empty() && grow(service, ctx, provider, created.len()).await? {
+                confirming = true; // look again soon, with the new CLB
+            }
         }
         AllocationMode::AddressPerPod => {
             let have: BTreeSet<AllocationKey> = current
                 .iter()
-                .filter_map(children::allocation_key)
+                .filter_map(|c| children::allocation_key(c))
                 .collect();
             let wanted_set: BTreeSet<&AllocationKey> = wanted.keys.iter().collect();
             to_delete.extend(
@@ -125,7 +199,7 @@ async fn reconcile_service(service: &DedicatedCLBService, ctx: &Context) -> Resu
                     .filter(|c| {
                         children::allocation_key(c).is_none_or(|key| !wanted_set.contains(&key))
                     })
-                    .map(ResourceExt::name_any),
+                    .cloned(),
             );
             to_create.extend(
                 wanted
@@ -138,7 +212,6 @@ async fn reconcile_service(service: &DedicatedCLBService, ctx: &Context) -> Resu
     }
 
     // Apply.
-    let mut waiting = false;
     for (key, slot) in to_create {
         if blocked.contains(&key) {
             waiting = true;
@@ -148,9 +221,10 @@ async fn reconcile_service(service: &DedicatedCLBService, ctx: &Context) -> Resu
             key: &key,
             slot: slot.as_ref(),
             address_pod_annotation: wanted.annotation.get(&key).map(String::as_str),
-            pod_owner: wanted.pod_owner.get(&key.pod_name).map(String::as_str),
+            pod_owner: wanted.pod_owner.get(&key.pod_name),
         };
         let child = children::build_child(service, &template);
+        let child_name = child.name_any();
         match listeners
             .create(
                 &PostParams {
@@ -162,32 +236,38 @@ async fn reconcile_service(service: &DedicatedCLBService, ctx: &Context) -> Resu
             .await
         {
             Ok(_) => {}
-            // The old child of that name is still being deleted.
-            Err(kube::Error::Api(status)) if status.code == 409 => waiting = true,
-            Err(error) => return Err(error.into()),
+            // Not made (the old child of that name is still being deleted, or the API server
+            // refused): its slot is free again.
+            Err(error) => {
+                ctx.allocation_lock
+                    .lock()
+                    .await
+                    .forget(&namespace, &child_name);
+                match error {
+                    kube::Error::Api(status) if status.code == 409 => waiting = true,
+                    error => return Err(error.into()),
+                }
+            }
         }
     }
-    drop(_allocating);
-    for name in &to_delete {
-        match listeners.delete(name, &DeleteParams::background()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(error) => return Err(error.into()),
-        }
+    for child in &to_delete {
+        children::delete(&listeners, child).await?;
     }
-    sync_child_annotations(service, &listeners, &current, &wanted).await?;
+    sync_children(service, &listeners, &current, &wanted).await?;
 
-    // Update status.
-    let children = listeners
-        .list(&ListParams::default().labels(&format!("{SERVICE}={name}")))
-        .await?
-        .items;
-    let summary = service_status::Summary::new(&children, wanted.live, &exhausted);
-    if let Some((reason, message)) = service_status::patch(service, ctx, &summary).await? {
+    // Update status, from the cache: what was just created shows there as it arrives, and
+    // its arrival wakes this service again.
+    let children = children_of(service, ctx);
+    let summary = service_status::Summary::new(&children, wanted.live, &exhausted, &unhealthy);
+    for (reason, message) in service_status::patch(service, ctx, &summary).await? {
         events::warn(&ctx.recorder, &service.object_ref(&()), &reason, message).await;
     }
-    Ok(if waiting || summary.bound < summary.total {
-        Action::requeue(Duration::from_secs(5))
+    // Progress arrives through watches (children's status, Pods); timers only for what no
+    // watch reports: a name still being freed, and the second read of a frontend seen gone.
+    Ok(if confirming {
+        Action::requeue(CONFIRM_GONE_AFTER)
+    } else if waiting {
+        Action::requeue(WAIT_FOR_DELETION)
     } else {
         Action::requeue(RESYNC)
     })
@@ -214,6 +294,98 @@ async fn report_problem(
     Ok(Action::requeue(Duration::from_secs(60)))
 }
 
+/// The tags that mark the CLBs made for this service.
+fn service_tags(service: &DedicatedCLBService, ctx: &Context) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (frontends::TAG_CLUSTER.to_string(), ctx.cluster.id.clone()),
+        (
+            frontends::TAG_SERVICE.to_string(),
+            format!(
+                "{}.{}",
+                service.namespace().unwrap_or_default(),
+                service.name_any()
+            ),
+        ),
+    ])
+}
+
+/// The CLBs made for this service earlier (found by their tags), when it may make some.
+async fn created_frontends(
+    service: &DedicatedCLBService,
+    ctx: &Context,
+    provider: &crate::registry::Provider,
+    scope: &Scope,
+) -> Result<Vec<String>> {
+    if service.spec.extensive_parameters.is_none() {
+        return Ok(Vec::new());
+    }
+    let scope = Scope {
+        frontend_ids: Vec::new(),
+        ..scope.clone()
+    };
+    match provider
+        .find_frontends(&scope, &service_tags(service, ctx))
+        .await
+    {
+        Ok(found) => Ok(found.into_iter().map(|f| f.id).collect()),
+        Err(error) if error.is_retryable() => Err(Error::Provider(error)),
+        Err(error) => {
+            tracing::warn!(service = %service.name_any(), %error, "cannot look for the CLBs made for the service");
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Seed 000's `extensiveParameters`: a service whose CLBs are full gets one more, made with
+/// those CreateLoadBalancer parameters (JSON), up to [`frontends::MAX_CREATED_PER_SERVICE`].
+/// True when it made one.
+async fn grow(
+    service: &DedicatedCLBService,
+    ctx: &Context,
+    provider: &crate::registry::Provider,
+    made_before: usize,
+) -> Result<bool> {
+    let Some(text) = &service.spec.extensive_parameters else {
+        return Ok(false);
+    };
+    if made_before >= frontends::MAX_CREATED_PER_SERVICE {
+        return Ok(false);
+    }
+    let parameters: serde_json::Value = match serde_json::from_str(text) {
+        Ok(parameters) => parameters,
+        Err(error) => {
+            let error = ProviderError::user_fixable(
+                "InvalidExtensiveParameters",
+                format!(
+                    "extensiveParameters is not a JSON object of CreateLoadBalancer parameters: {error}"
+                ),
+            );
+            report_problem(service, ctx, &error).await?;
+            return Ok(false);
+        }
+    };
+    let request = dac_provider_api::FrontendRequest {
+        region: service.spec.lb_region.clone(),
+        parameters,
+        tags: service_tags(service, ctx),
+        client_token: format!(
+            "dac-{}-{made_before}",
+            service.uid().unwrap_or_default().replace('-', "")
+        ),
+    };
+    match provider.create_frontend(&request).await {
+        Ok(id) => {
+            tracing::info!(service = %service.name_any(), %id, "created a CLB for the service");
+            Ok(true)
+        }
+        Err(error) if error.is_retryable() => Err(Error::Provider(error)),
+        Err(error) => {
+            report_problem(service, ctx, &error).await?;
+            Ok(false)
+        }
+    }
+}
+
 /// `existedLbIds` (clb) or `natGatewayIds` (natgw): the frontends a resource names.
 pub(super) fn frontend_ids(service: &DedicatedCLBService) -> Vec<String> {
     let spec = &service.spec;
@@ -223,64 +395,89 @@ pub(super) fn frontend_ids(service: &DedicatedCLBService) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn select_pods(service: &DedicatedCLBService, ctx: &Context) -> Result<Vec<Pod>> {
-    let api: Api<Pod> =
-        Api::namespaced(ctx.client.clone(), &service.namespace().unwrap_or_default());
-    let selector = service
+/// The Pods the selector picks, from the cache, but not finished ones (phase `Succeeded` or
+/// `Failed`): they never serve again, so they hold no slot.
+fn select_pods(service: &DedicatedCLBService, ctx: &Context) -> Vec<Arc<Pod>> {
+    ctx.stores
+        .pods
+        .state()
+        .into_iter()
+        .filter(|pod| selects(service, pod))
+        .filter(|pod| !pods::has_finished(pod))
+        .collect()
+}
+
+/// Whether the service's selector takes this Pod (same namespace, labels matched).
+pub(super) fn selects(service: &DedicatedCLBService, pod: &Pod) -> bool {
+    // Matched against the labels, never joined into a selector string (the CRD also refuses
+    // keys and values that are not label syntax).
+    let selector: Selector = service
         .spec
         .selector
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    Ok(api
-        .list(&ListParams::default().labels(&selector))
-        .await?
-        .items)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    pod.namespace() == service.namespace() && selector.matches(pod.labels())
 }
 
-/// Every port of every selected Pod, plus the ports of StatefulSet Pods that are missing for a
-/// moment (deleted, being recreated) but whose ordinal is still below the replica count: their
-/// children stay, so the recreated Pod gets its old address back.
+/// The service's children, from the cache.
+fn children_of(service: &DedicatedCLBService, ctx: &Context) -> Vec<Arc<DedicatedCLBListener>> {
+    let namespace = service.namespace();
+    let uid = service.uid();
+    ctx.stores
+        .listeners
+        .state()
+        .into_iter()
+        .filter(|child| child.namespace() == namespace)
+        .filter(|child| {
+            child
+                .owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == uid.as_ref())
+        })
+        .collect()
+}
+
+/// Every port of every selected Pod, plus the ports of StatefulSet Pods (`apps/v1` or
+/// OpenKruise's Advanced StatefulSet) that are missing for a moment (deleted, being recreated)
+/// but whose ordinal the set still wants: their children stay, so the recreated Pod gets its
+/// old address back.
 async fn wanted_ports(
     service: &DedicatedCLBService,
     ctx: &Context,
-    selected: &[Pod],
-    children: &[DedicatedCLBListener],
+    selected: &[Arc<Pod>],
+    children: &[Arc<DedicatedCLBListener>],
 ) -> Result<Wanted> {
-    let mut pod_names: BTreeSet<String> = selected.iter().map(ResourceExt::name_any).collect();
+    let namespace = service.namespace().unwrap_or_default();
+    let mut pod_names: BTreeSet<String> = selected.iter().map(|pod| pod.name_any()).collect();
     let live = pod_names.len() * service.spec.ports.len();
-    let mut pod_owner: BTreeMap<String, String> = selected
+    let mut pod_owner: BTreeMap<String, pods::SetRef> = selected
         .iter()
         .filter_map(|pod| Some((pod.name_any(), pods::statefulset_owner(pod)?)))
         .collect();
 
-    let mut replicas: BTreeMap<String, Option<i32>> = BTreeMap::new();
-    let statefulsets: Api<StatefulSet> =
-        Api::namespaced(ctx.client.clone(), &service.namespace().unwrap_or_default());
+    let mut sets: BTreeMap<String, pods::WantedOrdinals> = BTreeMap::new();
     for child in children {
         let Some(pod) = child.spec.backend_pod.as_ref().map(|b| b.pod_name.clone()) else {
-            continue;
-        };
-        let Some(owner) = child.annotations().get(POD_OWNER) else {
             continue;
         };
         if pod_names.contains(&pod) {
             continue;
         }
-        let Some(set_name) = owner.strip_prefix("StatefulSet/") else {
+        let Some(owner) = child
+            .annotations()
+            .get(POD_OWNER)
+            .and_then(|value| pods::SetRef::from_annotation(value))
+        else {
             continue;
         };
-        if !replicas.contains_key(set_name) {
-            let set = statefulsets.get_opt(set_name).await?;
-            let count = set
-                .filter(|s| s.metadata.deletion_timestamp.is_none())
-                .map(|s| s.spec.and_then(|s| s.replicas).unwrap_or(1));
-            replicas.insert(set_name.to_string(), count);
+        let annotation = owner.to_annotation();
+        if !sets.contains_key(&annotation) {
+            let wanted = wanted_ordinals(ctx, &namespace, &owner).await?;
+            sets.insert(annotation.clone(), wanted);
         }
-        let still_wanted = matches!((replicas[set_name], pods::ordinal(&pod)), (Some(count), Some(ordinal)) if ordinal < count);
-        if still_wanted {
-            pod_owner.insert(pod.clone(), owner.clone());
+        if pods::ordinal(&pod).is_some_and(|ordinal| sets[&annotation].wants(ordinal)) {
+            pod_owner.insert(pod.clone(), owner);
             pod_names.insert(pod);
         }
     }
@@ -304,37 +501,41 @@ async fn wanted_ports(
     })
 }
 
-/// Slots on these frontends that listeners of other services (or hand-made ones) hold.
-async fn occupied_elsewhere(
+/// The ordinals a StatefulSet of either kind wants now; none when it is gone (or its kind is
+/// not installed).
+async fn wanted_ordinals(
     ctx: &Context,
-    frontends: &[dac_provider_api::Frontend],
-    service: &DedicatedCLBService,
-) -> Result<Vec<PortSlot>> {
-    let ids: BTreeSet<&str> = frontends.iter().map(|f| f.id.as_str()).collect();
-    let all: Api<DedicatedCLBListener> = super::scoped(&ctx.client, ctx.namespace.as_deref());
-    let uid = service.uid();
-    Ok(all
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .filter(|child| {
-            child
-                .owner_references()
-                .iter()
-                .all(|owner| Some(&owner.uid) != uid.as_ref())
-        })
-        .filter_map(children::port_slot)
-        .filter(|slot| ids.contains(slot.frontend_id.as_str()))
-        .collect())
+    namespace: &str,
+    set: &pods::SetRef,
+) -> Result<pods::WantedOrdinals> {
+    let (group, version) = set
+        .api_version
+        .split_once('/')
+        .unwrap_or(("", set.api_version.as_str()));
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(group, version, "StatefulSet"),
+        "statefulsets",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), namespace, &resource);
+    let found = match api.get_opt(&set.name).await {
+        Ok(found) => found,
+        // The kind is not installed (no OpenKruise in this cluster): nothing is wanted.
+        Err(kube::Error::Api(status)) if status.code == 404 => None,
+        Err(error) => return Err(error.into()),
+    };
+    Ok(found
+        .and_then(|set| serde_json::to_value(set).ok())
+        .map(|set| pods::WantedOrdinals::of_set(&set))
+        .unwrap_or_default())
 }
 
-/// Keeps each child's spec-derived annotations (address annotation, provider options) in step
-/// with the service.
-async fn sync_child_annotations(
+/// Keeps each child in step with the service: its spec-derived annotations (address
+/// annotation, provider options) and the `CLBListenerConfig` it names, so that a service moved to
+/// another config re-applies its listeners' settings (the listener controller modifies them).
+async fn sync_children(
     service: &DedicatedCLBService,
     listeners: &Api<DedicatedCLBListener>,
-    current: &[DedicatedCLBListener],
+    current: &[Arc<DedicatedCLBListener>],
     wanted: &Wanted,
 ) -> Result<()> {
     for child in current {
@@ -348,8 +549,21 @@ async fn sync_child_annotations(
             .filter(|(name, value)| child.annotations().get(*name) != value.as_ref())
             .map(|(name, value)| (name.to_string(), serde_json::json!(value)))
             .collect();
+        let config = &service.spec.listener_config;
+        let mut patch = serde_json::Map::new();
         if !stale.is_empty() {
-            let patch = serde_json::json!({ "metadata": { "annotations": stale } });
+            patch.insert(
+                "metadata".into(),
+                serde_json::json!({ "annotations": stale }),
+            );
+        }
+        if child.spec.listener_config != *config {
+            patch.insert(
+                "spec".into(),
+                serde_json::json!({ "listenerConfig": config }),
+            );
+        }
+        if !patch.is_empty() {
             let params = kube::api::PatchParams::apply(MANAGER);
             listeners
                 .patch(&child.name_any(), &params, &kube::api::Patch::Merge(&patch))

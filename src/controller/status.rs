@@ -48,6 +48,16 @@ impl<'a> ListenerOutcome<'a> {
         Self::keeping(listener, state, Some(error))
     }
 
+    /// Still being retried: the state stays, `Ready` says why it is not there yet.
+    pub fn retrying(listener: &DedicatedCLBListener, error: &'a ProviderError) -> Self {
+        let state = listener
+            .status
+            .as_ref()
+            .and_then(|s| s.state)
+            .unwrap_or(ListenerState::Pending);
+        Self::keeping(listener, state, Some(error))
+    }
+
     fn ready_condition(&self, generation: Option<i64>) -> NewCondition<'_> {
         let (status, reason, message) = match (self.state, self.problem) {
             (_, Some(problem)) => (

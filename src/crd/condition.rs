@@ -10,6 +10,8 @@ use k8s_openapi::{
 pub mod types {
     /// Service: every Pod port is bound. Listener: the address is bound to its Pod.
     pub const READY: &str = "Ready";
+    /// Service: every frontend it names can take slots (`False` names the ones that cannot).
+    pub const FRONTENDS_AVAILABLE: &str = "FrontendsAvailable";
 }
 
 /// Condition reasons the controller itself sets; providers' reasons are in
@@ -19,6 +21,10 @@ pub mod reasons {
     pub const PROGRESSING: &str = "Progressing";
     /// `spec.provider` names a provider that is not enabled in this controller.
     pub const PROVIDER_NOT_ENABLED: &str = "ProviderNotEnabled";
+    /// A frontend the resource names is outside the admin's allow-list (`access.frontends`).
+    pub const FRONTEND_NOT_ALLOWED: &str = "FrontendNotAllowed";
+    /// Every frontend the resource names can take slots.
+    pub const AVAILABLE: &str = "Available";
     pub use dac_provider_api::reason::*;
 }
 

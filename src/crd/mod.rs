@@ -12,13 +12,22 @@
 //! - [`CLBListenerConfig`]: CreateListener settings (health check, scheduler, session
 //!   persistence) that a service or a listener names in `listenerConfig`.
 //!
-//! All three are in the `dedicated-address` category: `kubectl get dedicated-address`.
+//! Beside them, the pool API of tke-extend-network-controller v2.x (same field names and
+//! annotation keys), served by the same engine:
+//!
+//! - [`CLBPortPool`]: a cluster-wide pool of public ports on CLBs (or, ours, NAT gateways).
+//! - [`CLBPodBinding`]: one annotated Pod's ports and the slots they got; see
+//!   [`crate::port_mapping`] for the annotations.
+//!
+//! All of them are in the `dedicated-address` category: `kubectl get dedicated-address`.
 //! `deploy/crds/crds.yaml` is generated from these types by `cargo run --bin crdgen`; a test
 //! fails when it drifts.
 
 pub mod condition;
 mod listener;
 mod listener_config;
+mod pod_binding;
+mod port_pool;
 mod service;
 
 pub use listener::{
@@ -28,6 +37,16 @@ pub use listener::{
 pub use listener_config::{
     CLBListenerConfig, CLBListenerConfigSpec, HealthCheck, HealthCheckType, HttpCheckMethod,
     HttpVersion, ProbeContextType, Scheduler, SessionType,
+};
+pub use pod_binding::{
+    BindingPort, BindingProtocol, BindingState, CLBPodBinding, CLBPodBindingSpec,
+    CLBPodBindingStatus, PortBinding, UnknownProtocol, sort_port_bindings,
+};
+pub use port_pool::{
+    AddressIpVersion, AutoCreate, BandwidthPkgSubType, CLBPortPool, CLBPortPoolSpec,
+    CLBPortPoolStatus, CreateLbParameters, InternetAccessible, InternetChargeType, LbChargeType,
+    LbPolicy, LbTag, ListenerPrecreate, LoadBalancerState, LoadBalancerType,
+    PoolLoadBalancerStatus, PoolState, SlaType, VipIsp,
 };
 pub use service::{
     DedicatedCLBService, DedicatedCLBServiceSpec, DedicatedCLBServiceStatus, EipOptions,
@@ -101,16 +120,48 @@ fn port_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     })
 }
 
+/// A `matchLabels`-style map: 1-32 entries, keys and values in label syntax, checked by the API
+/// server (CEL: structural schemas cannot constrain map keys).
+fn label_selector_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 32,
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": 63,
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": LABEL_KEYS_RULE,
+                "message": "selector keys must be label keys: an optional DNS-subdomain prefix and '/', then 1-63 of [A-Za-z0-9-_.] starting and ending alphanumeric",
+            },
+            {
+                "rule": LABEL_VALUES_RULE,
+                "message": "selector values must be label values: empty, or 1-63 of [A-Za-z0-9-_.] starting and ending alphanumeric",
+            },
+        ],
+    })
+}
+
+/// Every key of the map is a label key.
+const LABEL_KEYS_RULE: &str = r"self.all(k, size(k) <= 317 && k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))";
+/// Every value of the map is a label value.
+const LABEL_VALUES_RULE: &str =
+    r"self.all(k, self[k].matches('^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'))";
+
 fn default_provider() -> String {
     DEFAULT_PROVIDER.to_string()
 }
 
-/// Every CRD, in the order `deploy/crds/crds.yaml` lists them.
+/// The seed API's CRDs, in the order `deploy/crds/crds.yaml` lists them first.
 pub fn all() -> Vec<CustomResourceDefinition> {
     vec![
         DedicatedCLBService::crd(),
         DedicatedCLBListener::crd(),
         CLBListenerConfig::crd(),
+        CLBPortPool::crd(),
+        CLBPodBinding::crd(),
     ]
 }
 
@@ -127,5 +178,7 @@ pub fn to_yaml() -> Result<String, serde_saphyr::SerializeError> {
     Ok(out)
 }
 
+#[cfg(test)]
+mod pool_tests;
 #[cfg(test)]
 mod tests;

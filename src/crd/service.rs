@@ -84,8 +84,9 @@ pub struct DedicatedCLBServiceSpec {
     #[schemars(schema_with = "super::port_schema")]
     pub max_port: Option<u16>,
 
-    /// Labels of the Pods, in this namespace, that get addresses.
-    #[schemars(extend("minProperties" = 1))]
+    /// Labels of the Pods, in this namespace, that get addresses. Keys and values must be
+    /// label syntax (so no value can smuggle extra terms into the selector).
+    #[schemars(schema_with = "super::label_selector_schema")]
     pub selector: BTreeMap<String, String>,
 
     /// The Pod ports that get an address each; (protocol, targetPort) is unique.

@@ -442,6 +442,8 @@ fn every_kind_is_in_the_category_with_its_short_name() {
             ("DedicatedCLBService".to_string(), vec!["dcs".to_string()]),
             ("DedicatedCLBListener".to_string(), vec!["dcl".to_string()]),
             ("CLBListenerConfig".to_string(), vec!["clc".to_string()]),
+            ("CLBPortPool".to_string(), vec!["cpp".to_string()]),
+            ("CLBPodBinding".to_string(), vec!["cpb".to_string()]),
         ]
     );
 }
@@ -456,4 +458,32 @@ fn the_committed_crds_match_crdgen() {
         "{} is out of date with src/crd: run `cargo run --bin crdgen > deploy/crds/crds.yaml` and commit it",
         path.display()
     );
+}
+
+#[test]
+fn selectors_must_be_label_syntax() {
+    let crd = DedicatedCLBService::crd();
+    let with = |selector: Value| {
+        service(json!({
+            "minPort": 501, "maxPort": 600, "ports": ports(), "selector": selector,
+        }))
+    };
+    assert_cel_ok(
+        &crd,
+        &with(json!({"app": "gameserver", "example.com/tier": "a.b_c-1", "empty": ""})),
+    );
+    // A comma would have joined a second term into the selector string.
+    assert_cel_rejects(
+        &crd,
+        &with(json!({"app": "gs,tier=prod"})),
+        "selector values",
+    );
+    assert_cel_rejects(&crd, &with(json!({"app": "-gs"})), "selector values");
+    assert_cel_rejects(&crd, &with(json!({"app=x": "gs"})), "selector keys");
+    assert_cel_rejects(
+        &crd,
+        &with(json!({"Example.com/app": "gs"})),
+        "selector keys",
+    );
+    assert_cel_rejects(&crd, &with(json!({"a/b/c": "gs"})), "selector keys");
 }

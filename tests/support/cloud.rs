@@ -2,6 +2,7 @@
 //! the cloud's state and not only on the controller's statuses.
 use dac_tencentcloud::models::clb::{DescribeListenersRequest, DescribeTargetsRequest};
 use dac_tencentcloud::{Client, Credentials, CredentialsProvider};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// One CLB listener and where it forwards.
@@ -178,4 +179,104 @@ pub async fn eips_allocated_today(client: &Client, region: &str) -> Result<i64, 
         .find(|q| q.quota_id.as_deref() == Some("DAILY_EIP_APPLY"))
         .and_then(|q| q.quota_current)
         .ok_or_else(|| "no DAILY_EIP_APPLY quota".to_string())
+}
+
+/// Deletes a CLB with its listeners, as someone in the console would, and waits for it to go.
+pub async fn delete_load_balancer(client: &Client, region: &str, lb_id: &str) {
+    use dac_tencentcloud::models::clb::DeleteLoadBalancerRequest;
+    let request = DeleteLoadBalancerRequest {
+        load_balancer_ids: vec![lb_id.to_string()],
+        force_delete: Some(true),
+    };
+    let deleted = client
+        .delete_load_balancer(region, &request)
+        .await
+        .expect("delete a CLB by hand");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    client
+        .wait_clb_task(region, &deleted.request_id, deadline)
+        .await
+        .expect("the deletion finishes");
+}
+
+/// A CLB as the official Python SDK reads it (`tests/sdk/load_balancers.py`), so that a
+/// test's check does not go through our own client.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SdkLoadBalancer {
+    pub load_balancer_id: String,
+    pub vips: Vec<String>,
+    pub domain: String,
+    pub listeners: Vec<SdkListener>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SdkListener {
+    pub listener_id: String,
+    pub name: String,
+    pub port: u16,
+    pub protocol: String,
+    /// `ip:port` of each target.
+    pub targets: Vec<String>,
+}
+
+/// The CLBs `lb_ids` of `region` and their listeners, read from the emulator at `endpoint`
+/// through the official Tencent Cloud Python SDK (`$SDK_PYTHON`, the venv of hack/venv.sh).
+pub async fn sdk_load_balancers(
+    endpoint: &str,
+    region: &str,
+    lb_ids: &[&str],
+) -> Result<Vec<SdkLoadBalancer>, String> {
+    let python = super::frameworks::env_path(
+        "SDK_PYTHON",
+        "a Python with tencentcloud-sdk-python (hack/venv.sh's venv/bin/python)",
+    );
+    let script = super::controller::repo_path("tests/sdk/load_balancers.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(&script)
+        .args(["--endpoint", endpoint, "--region", region])
+        .args(lb_ids)
+        .output()
+        .await
+        .map_err(|e| format!("run {}: {e}", python.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| {
+        format!(
+            "{e}: {}",
+            String::from_utf8_lossy(&output.stdout)
+                .chars()
+                .take(500)
+                .collect::<String>()
+        )
+    })
+}
+
+/// Every listener of the given CLBs as the official SDK reads them, flat, as JSON objects with
+/// `loadbalancerId`, `listenerId`, `protocol`, `port`, `name` and `targets`.
+pub async fn sdk_listeners(
+    endpoint: &str,
+    region: &str,
+    lb_ids: &[&str],
+) -> Vec<serde_json::Value> {
+    let load_balancers = sdk_load_balancers(endpoint, region, lb_ids)
+        .await
+        .expect("the official SDK reads the CLBs");
+    load_balancers
+        .into_iter()
+        .flat_map(|lb| {
+            lb.listeners.into_iter().map(move |l| {
+                serde_json::json!({
+                    "loadbalancerId": lb.load_balancer_id, "listenerId": l.listener_id,
+                    "protocol": l.protocol, "port": l.port, "name": l.name, "targets": l.targets,
+                })
+            })
+        })
+        .collect()
 }

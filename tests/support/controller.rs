@@ -74,6 +74,8 @@ pub async fn install(client: &Client) {
         "dedicatedclbservices",
         "dedicatedclblisteners",
         "clblistenerconfigs",
+        "clbportpools",
+        "clbpodbindings",
     ] {
         let name = format!("{name}.networking.cloud.tencent.com");
         super::eventually(
@@ -193,7 +195,8 @@ impl ControllerProcess {
             ),
             (
                 "RUST_LOG".to_string(),
-                "info,dedicated_address_controller=debug".to_string(),
+                std::env::var("DAC_TEST_CONTROLLER_LOG")
+                    .unwrap_or_else(|_| "info,dedicated_address_controller=debug".to_string()),
             ),
         ];
         let mut process = Self {
@@ -223,6 +226,11 @@ impl ControllerProcess {
         self.child = Some(child);
     }
 
+    /// The running process's id (0 when it is not running).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
     /// SIGKILL, as a crash or an evicted Pod would: no graceful shutdown.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -238,23 +246,67 @@ impl ControllerProcess {
 
     /// The controller's `/metrics` text (empty while it is not serving).
     pub async fn metrics(&self) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).await
-        else {
-            return String::new();
-        };
-        // HTTP/1.0: the answer comes whole, not chunked.
-        let request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-        let mut response = String::new();
-        if stream.write_all(request.as_bytes()).await.is_err()
-            || stream.read_to_string(&mut response).await.is_err()
-        {
-            return String::new();
-        }
-        response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_string())
+        self.get("/metrics")
+            .await
+            .map(|(_, body)| body)
             .unwrap_or_default()
+    }
+
+    /// `GET path` on its operations port: the status code and the body (`None` while it is not
+    /// serving).
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port))
+            .await
+            .ok()?;
+        // HTTP/1.0: the answer comes whole, not chunked.
+        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        let mut response = String::new();
+        stream.write_all(request.as_bytes()).await.ok()?;
+        stream.read_to_string(&mut response).await.ok()?;
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        let code = head.split_whitespace().nth(1)?.parse().ok()?;
+        Some((code, body.to_string()))
+    }
+
+    /// The sum of a metric's samples whose line contains every one of `labels`
+    /// (e.g. `verb="create"`), from `/metrics`.
+    pub async fn metric(&self, name: &str, labels: &[&str]) -> f64 {
+        let prefix_labelled = format!("{name}{{");
+        let prefix_plain = format!("{name} ");
+        self.metrics()
+            .await
+            .lines()
+            .filter(|line| line.starts_with(&prefix_labelled) || line.starts_with(&prefix_plain))
+            .filter(|line| labels.iter().all(|label| line.contains(label)))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Whether it holds the leader lease now (`dedicated_address_leader`).
+    pub async fn is_leader(&self) -> bool {
+        self.metric("dedicated_address_leader", &[]).await == 1.0
+    }
+
+    /// Writes to the API server so far, leases left out (a follower reads its lease).
+    pub async fn kube_writes(&self) -> f64 {
+        let mut writes = 0.0;
+        for verb in ["create", "update", "patch", "delete", "deletecollection"] {
+            let all = self
+                .metric(
+                    "dedicated_address_kube_requests_total",
+                    &[&format!("verb=\"{verb}\"")],
+                )
+                .await;
+            let leases = self
+                .metric(
+                    "dedicated_address_kube_requests_total",
+                    &[&format!("verb=\"{verb}\""), "resource=\"leases\""],
+                )
+                .await;
+            writes += all - leases;
+        }
+        writes
     }
 
     /// Cloud write calls so far (retries included), from `/metrics`.

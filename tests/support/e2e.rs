@@ -15,19 +15,40 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_dedicated-address-controller");
 pub const SEED_REGION: &str = "ap-chengdu";
 pub const SEED_LBS: [&str; 3] = ["lb-xxx", "lb-yyy", "lb-zzz"];
 
+/// A namespace next to an [`E2e`]'s, with its own controller.
+pub struct Neighbour {
+    pub controller: ControllerProcess,
+    // Dropped last: the namespace goes once the controller no longer holds finalizers.
+    pub namespace: TestNamespace,
+}
+
+impl Neighbour {
+    pub fn ns(&self) -> &str {
+        self.namespace.name()
+    }
+}
+
 pub struct E2e {
     pub client: Client,
     pub emulator: RunningEmulator,
     pub cloud: dac_tencentcloud::Client,
     pub controller: ControllerProcess,
     pub dir: PathBuf,
+    /// The controller's config (YAML), for more replicas.
+    pub config: String,
     // Dropped last: the namespace goes once the controller no longer holds finalizers.
     pub namespace: TestNamespace,
 }
 
 /// The emulator's demo config (`examples/emulator.toml`, which seeds seed 000's region and CLBs);
-/// CLB tasks take `task_latency_ms`.
+/// CLB tasks take `task_latency_ms`. With `DAC_E2E_PROFILE=realistic` the cloud's own timings
+/// instead (`examples/emulator-realistic.toml`: tasks of 1-3 s, batch locks up to 10 s), so
+/// that a whole suite can be run against them (`hack/test.sh` does for `e2e_clb`).
 pub fn emulator_config(task_latency_ms: u64) -> EmulatorConfig {
+    if std::env::var("DAC_E2E_PROFILE").as_deref() == Ok("realistic") {
+        return EmulatorConfig::from_toml(include_str!("../../examples/emulator-realistic.toml"))
+            .expect("the realistic profile is valid");
+    }
     let mut config = EmulatorConfig::demo();
     config.settings.task_latency_ms = task_latency_ms;
     config
@@ -81,8 +102,34 @@ impl E2e {
             cloud,
             controller,
             dir,
+            config,
             namespace,
         }
+    }
+
+    /// A second namespace with its own namespace-scoped controller, on the same cloud and the
+    /// same cluster id (two teams' controllers sharing CLBs).
+    pub async fn neighbour(&self, prefix: &str) -> Neighbour {
+        let namespace = TestNamespace::create(&self.client, prefix).await;
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("e2e")
+            .join(namespace.name());
+        std::fs::create_dir_all(&dir).unwrap();
+        let controller =
+            ControllerProcess::start(&self.client, BINARY, namespace.name(), &self.config, &dir)
+                .await;
+        Neighbour {
+            controller,
+            namespace,
+        }
+    }
+
+    /// Another replica of the controller, as the Deployment's second Pod: same config, same
+    /// namespace, its own log under `<dir>/<name>`.
+    pub async fn start_replica(&self, name: &str) -> ControllerProcess {
+        let dir = self.dir.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        ControllerProcess::start(&self.client, BINARY, self.ns(), &self.config, &dir).await
     }
 
     pub fn ns(&self) -> &str {

@@ -12,6 +12,8 @@ pub mod cloud;
 pub mod controller;
 pub mod e2e;
 mod eventually;
+pub mod fixtures;
+pub mod frameworks;
 mod namespace;
 
 pub use eventually::eventually;

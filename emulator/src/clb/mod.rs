@@ -18,6 +18,12 @@ pub struct LoadBalancer {
     pub load_balancer_name: String,
     pub load_balancer_type: LoadBalancerType,
     pub load_balancer_vips: Vec<String>,
+    /// A domain-based CLB's name (`LoadBalancerDomain`); empty for a VIP-based one.
+    #[serde(default)]
+    pub load_balancer_domain: String,
+    /// An IPv6 CLB's address (`AddressIPv6`); such a CLB lists no `LoadBalancerVips`.
+    #[serde(default)]
+    pub address_ipv6: Option<String>,
     pub vpc_id: String,
     #[serde(default)]
     pub tags: Vec<TagInfo>,
@@ -55,9 +61,24 @@ pub struct Listener {
     pub health_check: Option<Value>,
     pub scheduler: String,
     pub session_expire_time: i64,
+    /// `NORMAL` or `QUIC_CID`.
+    #[serde(default = "normal")]
+    pub session_type: String,
+    #[serde(default)]
+    pub deregister_target_rst: bool,
+    #[serde(default)]
+    pub idle_connect_timeout: Option<i64>,
+    #[serde(default)]
+    pub max_conn: Option<i64>,
+    #[serde(default)]
+    pub max_cps: Option<i64>,
     pub create_time_ms: i64,
     #[serde(default)]
     pub targets: Vec<Backend>,
+}
+
+fn normal() -> String {
+    "NORMAL".to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +145,11 @@ pub fn listener_not_found(id: &str) -> ApiError {
 }
 
 impl Ctx<'_> {
+    /// How long a batch target call of `targets` targets leaves the instance locked.
+    pub fn batch_lock_ms(&self, targets: usize) -> i64 {
+        ms(self.settings.batch_lock_for(targets))
+    }
+
     pub fn load_balancer(&self, id: &str) -> ApiResult<&LoadBalancer> {
         self.region
             .load_balancers
@@ -146,7 +172,17 @@ impl Ctx<'_> {
     /// Starts the asynchronous task of a CLB write: its id is this call's RequestId and it
     /// locks the instances until it finishes.
     pub fn start_clb_task(&mut self, lb_ids: &[String], deal_name: Option<String>) {
-        let done_at = self.now_ms + ms(self.settings.task_latency_ms);
+        let done_at = self.now_ms + ms(self.settings.clb_task_ms());
+        self.start_clb_task_until(lb_ids, deal_name, done_at);
+    }
+
+    /// The same, for a task that ends at `done_at` (creating an instance takes longer).
+    pub fn start_clb_task_until(
+        &mut self,
+        lb_ids: &[String],
+        deal_name: Option<String>,
+        done_at: i64,
+    ) {
         for id in lb_ids {
             if let Some(lb) = self.region.load_balancers.get_mut(id) {
                 lb.busy_until_ms = lb.busy_until_ms.max(done_at);

@@ -2,7 +2,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Backend, ms};
+use super::Backend;
 use crate::dispatch::Ctx;
 use crate::eni;
 use crate::error::{ApiError, ApiResult};
@@ -161,8 +161,12 @@ pub fn deregister(ctx: &mut Ctx<'_>, req: TargetsRequest) -> ApiResult<Value> {
     Ok(json!({}))
 }
 
-/// The Batch variants answer at once, report listeners they could not work on instead of
-/// failing, treat already-done work as done, and leave the instance locked for a while.
+/// The Batch variants answer at once, report listeners that do not exist in
+/// `FailListenerIdSet` (with the model's sample message, "Listener lbl-x not exists.") instead
+/// of failing, and leave the instance locked for a while: longer after a larger batch
+/// (`batch_lock_per_target_ms`, up to `batch_lock_max_ms`). Registering a target already bound
+/// is done already; deregistering one that is not bound fails the whole call (the cloud treats
+/// it as an error, not a no-op; its code is not documented, `InvalidParameter` is inferred).
 fn batch(ctx: &mut Ctx<'_>, req: BatchTargetsRequest, register: bool) -> ApiResult<Value> {
     for (i, t) in req.targets.iter().enumerate() {
         if t.listener_id.is_empty() {
@@ -172,8 +176,25 @@ fn batch(ctx: &mut Ctx<'_>, req: BatchTargetsRequest, register: bool) -> ApiResu
         }
     }
     let wanted = backends(ctx, &req.load_balancer_id, &req.targets, MAX_BATCH_TARGETS)?;
-    let busy_until = ctx.now_ms + ms(ctx.settings.batch_lock_ms);
+    let busy_until = ctx.now_ms + ctx.batch_lock_ms(wanted.len());
     let lb = ctx.load_balancer_for_write(&req.load_balancer_id)?;
+    if !register {
+        let unbound: Vec<String> = req
+            .targets
+            .iter()
+            .zip(&wanted)
+            .filter(|(t, b)| {
+                lb.listener(&t.listener_id)
+                    .is_ok_and(|l| !l.targets.iter().any(|x| x.same_target(b)))
+            })
+            .map(|(t, b)| format!("{} {}", t.listener_id, describe_target(b)))
+            .collect();
+        if !unbound.is_empty() {
+            return Err(ApiError::invalid_parameter(format!(
+                "some targets are not bound: {unbound:?}"
+            )));
+        }
+    }
     let mut failed: Vec<String> = Vec::new();
     for (t, b) in req.targets.iter().zip(wanted) {
         let Ok(listener) = lb.listener_mut(&t.listener_id) else {
@@ -188,7 +209,12 @@ fn batch(ctx: &mut Ctx<'_>, req: BatchTargetsRequest, register: bool) -> ApiResu
         }
     }
     lb.busy_until_ms = lb.busy_until_ms.max(busy_until);
-    Ok(json!({ "FailListenerIdSet": failed }))
+    let message = failed
+        .iter()
+        .map(|id| format!("Listener {id} not exists."))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(json!({ "FailListenerIdSet": failed, "Message": message }))
 }
 
 pub fn batch_register(ctx: &mut Ctx<'_>, req: BatchTargetsRequest) -> ApiResult<Value> {
@@ -241,7 +267,9 @@ pub fn describe(ctx: &mut Ctx<'_>, req: DescribeTargetsRequest) -> ApiResult<Val
                 .filter(|t| {
                     Filter::matches(&req.filters, "private-ip-address", t.eni_ip.as_deref())
                 })
-                .filter(|t| Filter::matches(&req.filters, "instance-id", t.instance_id.as_deref()))
+                .filter(|t| {
+                    Filter::matches(&req.filters, "instance-id", Some(&shown_instance_id(t)))
+                })
                 .map(backend_view)
                 .collect();
             json!({
@@ -256,17 +284,27 @@ pub fn describe(ctx: &mut Ctx<'_>, req: DescribeTargetsRequest) -> ApiResult<Val
     Ok(json!({ "Listeners": listeners }))
 }
 
-/// A binding as the SDK's `Backend` model has it.
+/// The CVM a target is on: the one given, or the one holding its ENI.
+fn shown_instance_id(b: &Backend) -> String {
+    match b.eni_ip.as_deref().and_then(|ip| ip.parse().ok()) {
+        Some(ip) => eni::instance_id_for(ip),
+        None => b.instance_id.clone().unwrap_or_default(),
+    }
+}
+
+/// A binding as the SDK's `Backend` model has it, shaped like the official DescribeTargets
+/// examples (tccli `examples.json`): a target bound by `EniIp` is the CVM that holds the ENI,
+/// with both `InstanceId` and `EniId` set and `Type` "CVM" (example 1); one bound by
+/// `InstanceId` has an empty `EniId` and a lower-case `Type` "cvm" (example 2).
 fn backend_view(b: &Backend) -> Value {
-    let eni_id = b
-        .eni_ip
-        .as_deref()
-        .and_then(|ip| ip.parse().ok())
-        .map(eni::eni_id_for)
-        .unwrap_or_default();
+    let eni_ip: Option<std::net::Ipv4Addr> = b.eni_ip.as_deref().and_then(|ip| ip.parse().ok());
+    let (kind, eni_id) = match eni_ip {
+        Some(ip) => ("CVM", eni::eni_id_for(ip)),
+        None => ("cvm", String::new()),
+    };
     json!({
-        "Type": if b.eni_ip.is_some() { "ENI" } else { "CVM" },
-        "InstanceId": b.instance_id.clone().unwrap_or_default(),
+        "Type": kind,
+        "InstanceId": shown_instance_id(b),
         "Port": b.port,
         "Weight": b.weight,
         "PublicIpAddresses": [],

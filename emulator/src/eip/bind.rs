@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AddressStatus, status_not_permitted};
+use super::AddressStatus;
 use crate::dispatch::Ctx;
 use crate::error::{ApiError, ApiResult};
 
@@ -82,7 +82,12 @@ fn binding(ctx: &mut Ctx<'_>, req: &AssociateAddressRequest) -> ApiResult<Bindin
 pub fn associate(ctx: &mut Ctx<'_>, req: AssociateAddressRequest) -> ApiResult<Value> {
     let status = ctx.idle_address(&req.address_id)?.address_status;
     if status != AddressStatus::Unbind {
-        return Err(status_not_permitted(&req.address_id, status, "UNBIND"));
+        return Err(ctx.status_not_permitted(
+            "AssociateAddress",
+            &req.address_id,
+            status,
+            "UNBIND",
+        ));
     }
     let target = binding(ctx, &req)?;
     let taken = ctx.region.addresses.values().find(|a| {
@@ -124,13 +129,16 @@ pub struct DisassociateAddressRequest {
 
 pub fn disassociate(ctx: &mut Ctx<'_>, req: DisassociateAddressRequest) -> ApiResult<Value> {
     let address = ctx.idle_address(&req.address_id)?;
-    if address.address_status != AddressStatus::Bind {
-        return Err(status_not_permitted(
+    let status = address.address_status;
+    if status != AddressStatus::Bind {
+        return Err(ctx.status_not_permitted(
+            "DisassociateAddress",
             &req.address_id,
-            address.address_status,
+            status,
             "BIND",
         ));
     }
+    let address = ctx.idle_address(&req.address_id)?;
     if address.instance_type.as_deref() == Some("NAT") {
         return Err(ApiError::new(
             "UnsupportedOperation.IncorrectAddressResourceType",

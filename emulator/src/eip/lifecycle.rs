@@ -2,9 +2,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Address, AddressStatus, DailyCount, free_public_ip, status_not_permitted};
+use super::{Address, AddressStatus, DailyCount, free_public_ip};
 use crate::dispatch::Ctx;
 use crate::error::{ApiError, ApiResult};
+use crate::idempotency::Replay;
 use crate::tasks::{TaskKind, TaskStatus};
 use crate::util::{day_of, random_id};
 
@@ -24,9 +25,25 @@ pub struct AllocateAddressesRequest {
     address_name: Option<String>,
     #[serde(default)]
     tags: Vec<TagInput>,
+    client_token: Option<String>,
 }
 
+/// AllocateAddresses. A repeated `ClientToken` gets the first call's answer, or
+/// `UnsupportedOperation.IdempotentProcessing` while its allocation task still runs
+/// ([`crate::idempotency`]; inferred).
 pub fn allocate(ctx: &mut Ctx<'_>, req: AllocateAddressesRequest) -> ApiResult<Value> {
+    if let Some(token) = &req.client_token {
+        let replay =
+            ctx.region
+                .client_tokens
+                .check("AllocateAddresses", token, ctx.now_ms, true)?;
+        if let Replay::Answer(answer) = replay {
+            return Ok(answer);
+        }
+    }
+    if let Some(name) = &req.address_name {
+        check_address_name(name)?;
+    }
     let count = req.address_count.unwrap_or(1);
     if !(1..=100).contains(&count) {
         return Err(ApiError::range("AddressCount", count, 1, 100));
@@ -89,7 +106,70 @@ pub fn allocate(ctx: &mut Ctx<'_>, req: AllocateAddressesRequest) -> ApiResult<V
         count: today + count,
     };
     let task_id = ctx.start_eip_task(&ids, AddressStatus::Creating, Some(AddressStatus::Unbind));
-    Ok(json!({ "AddressSet": ids, "TaskId": task_id }))
+    let answer = json!({ "AddressSet": ids, "TaskId": task_id });
+    if let Some(token) = &req.client_token {
+        let done_at = ctx
+            .tasks
+            .find(&task_id)
+            .map_or(ctx.now_ms, |t| t.done_at_ms);
+        let now = ctx.now_ms;
+        ctx.region
+            .client_tokens
+            .record("AllocateAddresses", token, answer.clone(), done_at, now);
+    }
+    Ok(answer)
+}
+
+/// The cloud's limit of an EIP name (tccli `api.json`, ModifyAddressAttribute).
+const MAX_ADDRESS_NAME: usize = 128;
+
+/// `AddressName`: at most 128 characters; letters (CJK too), digits, `-` and `_`, no spaces.
+fn check_address_name(name: &str) -> ApiResult<()> {
+    if name.chars().count() > MAX_ADDRESS_NAME {
+        return Err(ApiError::new(
+            "InvalidParameterValue.TooLong",
+            format!("`AddressName` is longer than {MAX_ADDRESS_NAME} characters."),
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(ApiError::invalid_value(format!(
+            "`AddressName` may not contain {bad:?}."
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyAddressAttributeRequest {
+    address_id: String,
+    address_name: Option<String>,
+}
+
+/// ModifyAddressAttribute: renames an EIP, synchronously (the answer is only a RequestId).
+/// Not while a task runs on it (`OperationDenied.MutexTaskRunning`), nor once it is being
+/// released (`UnsupportedOperation.AddressStatusNotPermit`).
+pub fn modify_attribute(ctx: &mut Ctx<'_>, req: ModifyAddressAttributeRequest) -> ApiResult<Value> {
+    if let Some(name) = &req.address_name {
+        check_address_name(name)?;
+    }
+    let status = ctx.idle_address(&req.address_id)?.address_status;
+    if status == AddressStatus::Offlining {
+        return Err(ctx.status_not_permitted(
+            "ModifyAddressAttribute",
+            &req.address_id,
+            status,
+            "not OFFLINING",
+        ));
+    }
+    let address = ctx.idle_address(&req.address_id)?;
+    if let Some(name) = req.address_name {
+        address.address_name = name;
+    }
+    Ok(json!({}))
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,9 +186,9 @@ pub fn release(ctx: &mut Ctx<'_>, req: ReleaseAddressesRequest) -> ApiResult<Val
         return Err(ApiError::too_many("AddressIds", 100));
     }
     for id in &req.address_ids {
-        let address = ctx.idle_address(id)?;
-        if address.address_status != AddressStatus::Unbind {
-            return Err(status_not_permitted(id, address.address_status, "UNBIND"));
+        let status = ctx.idle_address(id)?.address_status;
+        if status != AddressStatus::Unbind {
+            return Err(ctx.status_not_permitted("ReleaseAddresses", id, status, "UNBIND"));
         }
     }
     let task_id = ctx.start_eip_task(&req.address_ids, AddressStatus::Offlining, None);

@@ -126,7 +126,7 @@ impl Ctx<'_> {
         during: AddressStatus,
         then: Option<AddressStatus>,
     ) -> String {
-        let done_at = self.now_ms + ms(self.settings.eip_task_latency_ms);
+        let done_at = self.now_ms + ms(self.settings.eip_task_ms());
         let task_id = self.tasks.add_eip(Task {
             kind: TaskKind::Eip,
             region: self.region_name.to_string(),
@@ -182,12 +182,43 @@ impl Ctx<'_> {
     }
 }
 
-pub fn status_not_permitted(id: &str, status: AddressStatus, wanted: &str) -> ApiError {
-    ApiError::new(
-        "InvalidAddressIdStatus.NotPermit",
-        format!(
-            "Address {id} is {}; this needs it {wanted}.",
-            status.as_str()
-        ),
-    )
+/// The codes the official Go SDK lists, per action, for an EIP whose status does not allow
+/// the call (`client.go`, the error list above each action).
+pub fn status_codes(action: &str) -> &'static [&'static str] {
+    match action {
+        "DisassociateAddress" => &[
+            "InvalidAddressIdStatus.NotPermit",
+            "UnsupportedOperation.AddressStatusNotPermit",
+        ],
+        "ReleaseAddresses" => &[
+            "InvalidAddressState",
+            "UnsupportedOperation.AddressStatusNotPermit",
+        ],
+        // AssociateAddress, ModifyAddressAttribute.
+        _ => &["UnsupportedOperation.AddressStatusNotPermit"],
+    }
+}
+
+impl Ctx<'_> {
+    /// The error for EIP `id` in `status` when `action` needs it `wanted`. Where the SDK lists
+    /// several codes for this, the answers go through them in turn, so that clients meet each.
+    pub fn status_not_permitted(
+        &mut self,
+        action: &str,
+        id: &str,
+        status: AddressStatus,
+        wanted: &str,
+    ) -> ApiError {
+        let codes = status_codes(action);
+        let turn = self.region.status_conflicts;
+        self.region.status_conflicts = turn.wrapping_add(1);
+        let code = codes[usize::try_from(turn % codes.len() as u64).unwrap_or(0)];
+        ApiError::new(
+            code,
+            format!(
+                "Address {id} is {}; this needs it {wanted}.",
+                status.as_str()
+            ),
+        )
+    }
 }

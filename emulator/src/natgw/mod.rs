@@ -22,6 +22,29 @@ pub struct NatGateway {
     pub address_ids: Vec<String>,
     #[serde(default)]
     pub dnat_rules: Vec<DnatRule>,
+    /// `State` while it is not AVAILABLE (set through the admin API, or `UPDATING` for
+    /// `dnat_update_ms` after a DNAT write), and until when.
+    #[serde(default)]
+    pub busy: Option<GatewayState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GatewayState {
+    /// PENDING, DELETING, UPDATING, PENDFAILURE, DELETEFAILURE or DENIED.
+    pub state: String,
+    /// `None`: until changed again.
+    pub until_ms: Option<i64>,
+}
+
+impl NatGateway {
+    /// `State` as DescribeNatGateways shows it.
+    pub fn state(&self, now_ms: i64) -> &str {
+        match &self.busy {
+            Some(b) if b.until_ms.is_none_or(|t| now_ms < t) => &b.state,
+            _ => "AVAILABLE",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +68,13 @@ impl DnatRule {
             && self.public_port == other.public_port
     }
 
+    /// Whether both forward to the same private IP and port with the same protocol.
+    pub fn same_private_side(&self, other: &DnatRule) -> bool {
+        self.ip_protocol == other.ip_protocol
+            && self.private_ip_address == other.private_ip_address
+            && self.private_port == other.private_port
+    }
+
     /// The same rule, as Delete and Modify name it (the description does not count).
     pub fn same_rule(&self, other: &DnatRule) -> bool {
         self.same_public_side(other)
@@ -66,6 +96,41 @@ impl DnatRule {
 }
 
 impl Ctx<'_> {
+    /// The gateway, for a DNAT write: it must exist and be AVAILABLE. A gateway in another
+    /// state answers `UnsupportedOperation.NatGatewayIsBusy` (what the cloud answers then is
+    /// not documented; "busy" is inferred from the code's description). With
+    /// `dnat_update_ms`, the write itself leaves the gateway UPDATING that long.
+    pub fn nat_gateway_for_write(&mut self, id: &str) -> ApiResult<&mut NatGateway> {
+        let now = self.now_ms;
+        let nat = self
+            .region
+            .nat_gateways
+            .get_mut(id)
+            .ok_or_else(|| nat_not_found(id))?;
+        let state = nat.state(now).to_string();
+        if state != "AVAILABLE" {
+            return Err(ApiError::new(
+                "UnsupportedOperation.NatGatewayIsBusy",
+                format!("NAT gateway {id} is {state}; retry later."),
+            ));
+        }
+        Ok(nat)
+    }
+
+    /// A DNAT write on `id` succeeded: the gateway is UPDATING for `dnat_update_ms`.
+    pub fn nat_gateway_updated(&mut self, id: &str) {
+        let until = self.now_ms + crate::clb::ms(self.settings.dnat_update_ms);
+        if self.settings.dnat_update_ms == 0 {
+            return;
+        }
+        if let Some(nat) = self.region.nat_gateways.get_mut(id) {
+            nat.busy = Some(GatewayState {
+                state: "UPDATING".to_string(),
+                until_ms: Some(until),
+            });
+        }
+    }
+
     pub fn nat_gateway(&self, id: &str) -> ApiResult<&NatGateway> {
         self.region
             .nat_gateways
@@ -124,8 +189,7 @@ pub fn describe(ctx: &mut Ctx<'_>, req: DescribeNatGatewaysRequest) -> ApiResult
         .filter(|n| Filter::matches(&req.filters, "nat-gateway-id", Some(&n.nat_gateway_id)))
         .filter(|n| Filter::matches(&req.filters, "vpc-id", Some(&n.vpc_id)))
         .filter(|n| Filter::matches(&req.filters, "nat-gateway-name", Some(&n.nat_gateway_name)))
-        // Every emulated gateway is AVAILABLE.
-        .filter(|_| Filter::matches(&req.filters, "nat-state", Some("AVAILABLE")))
+        .filter(|n| Filter::matches(&req.filters, "nat-state", Some(n.state(ctx.now_ms))))
         .collect();
     let total = matching.len();
     let set: Vec<Value> = page(matching, req.offset, req.limit, 100)?
@@ -147,7 +211,7 @@ fn nat_view(ctx: &Ctx<'_>, n: &NatGateway) -> Value {
         "NatGatewayId": n.nat_gateway_id,
         "NatGatewayName": n.nat_gateway_name,
         "CreatedTime": vpc_time(n.created_ms),
-        "State": "AVAILABLE",
+        "State": n.state(ctx.now_ms),
         "NetworkState": "AVAILABLE",
         "InternetMaxBandwidthOut": 100,
         "MaxConcurrentConnection": 1_000_000,

@@ -2,7 +2,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{DnatRule, NatGateway, nat_not_found};
+use super::{DnatRule, NatGateway};
 use crate::dispatch::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::filters::Filter;
@@ -103,6 +103,16 @@ fn not_exists(rule: &DnatRule) -> ApiError {
     )
 }
 
+fn pip_exists(rule: &DnatRule) -> ApiError {
+    ApiError::new(
+        "UnsupportedOperation.NatGatewayRulePipExists",
+        format!(
+            "{} {}:{} is already the target of another DNAT rule.",
+            rule.ip_protocol, rule.private_ip_address, rule.private_port
+        ),
+    )
+}
+
 fn checked_rules(ctx: &Ctx<'_>, req: &RulesRequest) -> ApiResult<Vec<DnatRule>> {
     let nat = ctx.nat_gateway(&req.nat_gateway_id)?;
     let inputs = &req.destination_ip_port_translation_nat_rules;
@@ -131,11 +141,8 @@ fn checked_rules(ctx: &Ctx<'_>, req: &RulesRequest) -> ApiResult<Vec<DnatRule>> 
 pub fn create(ctx: &mut Ctx<'_>, req: RulesRequest) -> ApiResult<Value> {
     let rules = checked_rules(ctx, &req)?;
     let limit = usize::try_from(ctx.settings.dnat_rule_limit).unwrap_or(usize::MAX);
-    let nat = ctx
-        .region
-        .nat_gateways
-        .get_mut(&req.nat_gateway_id)
-        .ok_or_else(|| nat_not_found(&req.nat_gateway_id))?;
+    let unique_private = ctx.settings.dnat_create_checks_private_side;
+    let nat = ctx.nat_gateway_for_write(&req.nat_gateway_id)?;
     if let Some(rule) = rules
         .iter()
         .find(|r| nat.dnat_rules.iter().any(|x| x.same_public_side(r)))
@@ -153,17 +160,25 @@ pub fn create(ctx: &mut Ctx<'_>, req: RulesRequest) -> ApiResult<Value> {
             ),
         ));
     }
+    let private_clash = rules.iter().enumerate().find_map(|(i, r)| {
+        let clash = nat
+            .dnat_rules
+            .iter()
+            .chain(&rules[..i])
+            .any(|x| x.same_private_side(r));
+        clash.then_some(r)
+    });
+    if unique_private && let Some(rule) = private_clash {
+        return Err(pip_exists(rule));
+    }
     nat.dnat_rules.extend(rules);
+    ctx.nat_gateway_updated(&req.nat_gateway_id);
     Ok(json!({}))
 }
 
 pub fn delete(ctx: &mut Ctx<'_>, req: RulesRequest) -> ApiResult<Value> {
     let rules = checked_rules(ctx, &req)?;
-    let nat = ctx
-        .region
-        .nat_gateways
-        .get_mut(&req.nat_gateway_id)
-        .ok_or_else(|| nat_not_found(&req.nat_gateway_id))?;
+    let nat = ctx.nat_gateway_for_write(&req.nat_gateway_id)?;
     if let Some(rule) = rules
         .iter()
         .find(|r| !nat.dnat_rules.iter().any(|x| x.same_rule(r)))
@@ -172,6 +187,7 @@ pub fn delete(ctx: &mut Ctx<'_>, req: RulesRequest) -> ApiResult<Value> {
     }
     nat.dnat_rules
         .retain(|x| !rules.iter().any(|r| r.same_rule(x)));
+    ctx.nat_gateway_updated(&req.nat_gateway_id);
     Ok(json!({}))
 }
 
@@ -187,11 +203,7 @@ pub fn modify(ctx: &mut Ctx<'_>, req: ModifyRequest) -> ApiResult<Value> {
     let nat = ctx.nat_gateway(&req.nat_gateway_id)?;
     let source = checked_rule(ctx, nat, &req.source_nat_rule, "SourceNatRule")?;
     let destination = checked_rule(ctx, nat, &req.destination_nat_rule, "DestinationNatRule")?;
-    let nat = ctx
-        .region
-        .nat_gateways
-        .get_mut(&req.nat_gateway_id)
-        .ok_or_else(|| nat_not_found(&req.nat_gateway_id))?;
+    let nat = ctx.nat_gateway_for_write(&req.nat_gateway_id)?;
     let index = nat
         .dnat_rules
         .iter()
@@ -205,11 +217,22 @@ pub fn modify(ctx: &mut Ctx<'_>, req: ModifyRequest) -> ApiResult<Value> {
     if clash {
         return Err(existed(&destination));
     }
+    // The private side is someone else's (errors.go: "the private IP of the rule is bound by
+    // another rule and cannot be bound again"); the SDK lists this code for Modify.
+    let pip_clash = nat
+        .dnat_rules
+        .iter()
+        .enumerate()
+        .any(|(i, x)| i != index && x.same_private_side(&destination));
+    if pip_clash {
+        return Err(pip_exists(&destination));
+    }
     let created_ms = nat.dnat_rules[index].created_ms;
     nat.dnat_rules[index] = DnatRule {
         created_ms,
         ..destination
     };
+    ctx.nat_gateway_updated(&req.nat_gateway_id);
     Ok(json!({}))
 }
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use dac_tencentcloud::signing::SigningInput;
 use serde_json::{Value, json};
+use tencentcloud_emulator::tc3::Signed as SigningInput;
 use tencentcloud_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 
 pub const SECRET_ID: &str = "AKIDEMULATOR";

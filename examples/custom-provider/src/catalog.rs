@@ -43,6 +43,10 @@ impl Offer {
             public_ips: vec![self.public_ip.to_string()],
             capacity: self.slots().saturating_sub(taken),
             port_range: Some(self.ports),
+            taken: Vec::new(),
+            problem: None,
+            tags: Default::default(),
+            display: Default::default(),
         }
     }
 }
@@ -218,6 +222,10 @@ mod tests {
                         min: 20000,
                         max: 20009
                     }),
+                    taken: Vec::new(),
+                    problem: None,
+                    tags: Default::default(),
+                    display: Default::default(),
                 },
                 Frontend {
                     id: "edge-b:7000".into(),
@@ -227,6 +235,10 @@ mod tests {
                         min: 7000,
                         max: 7000
                     }),
+                    taken: Vec::new(),
+                    problem: None,
+                    tags: Default::default(),
+                    display: Default::default(),
                 },
                 Frontend {
                     id: "edge-b:7005".into(),
@@ -236,6 +248,10 @@ mod tests {
                         min: 7005,
                         max: 7005
                     }),
+                    taken: Vec::new(),
+                    problem: None,
+                    tags: Default::default(),
+                    display: Default::default(),
                 },
             ]
         );

@@ -224,6 +224,7 @@ impl AddressProvider for StaticTableProvider {
                         protocol: entry.protocol,
                     },
                     owner: Some(BindingKey::new(&owner.namespace, &owner.name)),
+                    namespace: None,
                 })
             })
             .collect())

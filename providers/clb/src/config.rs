@@ -2,6 +2,7 @@
 use std::time::Duration;
 
 use dac_provider_support::config::{OutOfRange, within};
+use dac_provider_support::marker::Charset;
 use serde::{Deserialize, Serialize};
 
 use crate::marker;
@@ -20,13 +21,18 @@ pub struct ClbProviderConfig {
     /// Identifies this cluster in listener names, so that two clusters sharing an account never
     /// take each other's listeners for their own: 1-20 of `[A-Za-z0-9-]`.
     pub cluster_id: String,
+    /// The one namespace the controller serves (`--namespace`); `None` when it serves all.
+    /// Listeners whose marker names another namespace are then never used or released, and a
+    /// binding whose port one of them holds is a `PortConflict` instead of a wait for a
+    /// release that this controller would never make.
+    pub namespace: Option<String>,
     /// How long a CLB's worker collects jobs before it starts a round. Every write locks the
     /// instance for a while, so many small writes are far slower than one batched write; the
     /// window trades this much latency for that.
     pub batch_window_ms: u64,
     /// A round starts early once this many jobs are waiting.
     pub max_batch_jobs: usize,
-    /// Ports per CreateListener call; the cloud takes at most 50.
+    /// Ports per CreateListener call; the cloud takes at most 49.
     pub max_ports_per_create: usize,
     /// How long a round waits for a write task (CreateListener, DeleteLoadBalancerListeners)
     /// before it answers Pending and moves on.
@@ -47,6 +53,7 @@ impl Default for ClbProviderConfig {
         Self {
             region: String::new(),
             cluster_id: String::new(),
+            namespace: None,
             batch_window_ms: 150,
             max_batch_jobs: 500,
             max_ports_per_create: MAX_PORTS_PER_CREATE,
@@ -59,8 +66,9 @@ impl Default for ClbProviderConfig {
     }
 }
 
-/// The cloud's limit of ports per CreateListener call.
-pub const MAX_PORTS_PER_CREATE: usize = 50;
+/// The cloud's limit of ports per CreateListener call: it refuses 50 ("Length of .Ports should
+/// be less than 50").
+pub const MAX_PORTS_PER_CREATE: usize = 49;
 
 /// A configuration the provider cannot work with.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +77,8 @@ pub enum ConfigError {
     MissingRegion,
     #[error("providers.clb.clusterId {0:?} must be 1-{max} of [A-Za-z0-9-]", max = marker::MAX_CLUSTER_ID_LEN)]
     InvalidClusterId(String),
+    #[error("providers.clb.namespace {0:?} is not a namespace name")]
+    InvalidNamespace(String),
     /// A numeric setting out of range; the message reads as before the check was shared:
     /// `providers.clb.<field> is <value>; it must be within <min>..=<max>`.
     #[error("providers.clb.{0}")]
@@ -83,6 +93,11 @@ impl ClbProviderConfig {
         }
         if !marker::valid_cluster_id(&self.cluster_id) {
             return Err(ConfigError::InvalidClusterId(self.cluster_id.clone()));
+        }
+        if let Some(ns) = &self.namespace
+            && !Charset::DnsLabel.accepts(ns)
+        {
+            return Err(ConfigError::InvalidNamespace(ns.clone()));
         }
         within("batchWindowMs", self.batch_window_ms, 0, 10_000)?;
         within("maxBatchJobs", self.max_batch_jobs as u64, 1, 100_000)?;
@@ -144,7 +159,7 @@ mod tests {
         assert_eq!(config.region, "ap-chengdu");
         assert_eq!(config.batch_window(), Duration::from_millis(50));
         assert_eq!(config.listener_quota, Some(100));
-        assert_eq!(config.max_ports_per_create, 50);
+        assert_eq!(config.max_ports_per_create, 49);
         config.validate().unwrap();
     }
 
@@ -182,8 +197,22 @@ mod tests {
             bad_cluster.validate(),
             Err(ConfigError::InvalidClusterId(_))
         ));
+        let bad_namespace = ClbProviderConfig {
+            namespace: Some("Team_A".into()),
+            ..valid()
+        };
+        assert!(matches!(
+            bad_namespace.validate(),
+            Err(ConfigError::InvalidNamespace(_))
+        ));
+        ClbProviderConfig {
+            namespace: Some("team-a".into()),
+            ..valid()
+        }
+        .validate()
+        .unwrap();
         let too_many_ports = ClbProviderConfig {
-            max_ports_per_create: 51,
+            max_ports_per_create: 50,
             ..valid()
         };
         let err = too_many_ports.validate().unwrap_err();
@@ -191,7 +220,7 @@ mod tests {
         // The same words as before the range check was shared.
         assert_eq!(
             err.to_string(),
-            "providers.clb.maxPortsPerCreate is 51; it must be within 1..=50"
+            "providers.clb.maxPortsPerCreate is 50; it must be within 1..=49"
         );
     }
 }

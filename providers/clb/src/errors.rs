@@ -5,7 +5,7 @@
 //! what a user must change becomes `UserFixable` with a condition reason.
 use std::time::Duration;
 
-use dac_provider_api::ProviderError;
+use dac_provider_api::{FrontendProblem, ProviderError};
 use dac_tencentcloud::{Error, ErrorKind};
 
 /// Condition reasons: the shared ones, and the one this provider adds.
@@ -16,6 +16,8 @@ pub mod reason {
     /// the CLB (made in the console, by another tool or by another cluster). It is never
     /// touched; the user frees the port or narrows the service's port range.
     pub const PORT_CONFLICT: &str = "PortConflict";
+    /// The CLB is still being created (`Status` 0): no listener can be made on it yet.
+    pub const LOAD_BALANCER_NOT_READY: &str = "LoadBalancerNotReady";
 }
 
 /// When a busy or throttled call is worth trying again: the instance lock of a CLB write
@@ -39,17 +41,17 @@ pub(crate) enum Stage {
 /// Maps a client error of a call on CLB `lb_id`.
 pub(crate) fn map(err: &Error, stage: Stage, lb_id: &str) -> ProviderError {
     let text = err.to_string();
+    if is_load_balancer_not_found(err, stage) {
+        return ProviderError::user_fixable(
+            reason::LOAD_BALANCER_NOT_FOUND,
+            format!("CLB {lb_id} does not exist in this region: {text}"),
+        );
+    }
     match err.kind() {
         ErrorKind::Throttled | ErrorKind::Busy => {
             ProviderError::retry_after(text, BUSY_RETRY_AFTER)
         }
         ErrorKind::Transient => ProviderError::retryable(text),
-        ErrorKind::NotFound if is_load_balancer_not_found(err, stage) => {
-            ProviderError::user_fixable(
-                reason::LOAD_BALANCER_NOT_FOUND,
-                format!("CLB {lb_id} does not exist in this region: {text}"),
-            )
-        }
         // A listener that vanished between our DescribeListeners and the write: the next
         // attempt looks again.
         ErrorKind::NotFound => ProviderError::retryable(text),
@@ -82,10 +84,66 @@ pub(crate) fn map(err: &Error, stage: Stage, lb_id: &str) -> ProviderError {
 }
 
 fn is_load_balancer_not_found(err: &Error, stage: Stage) -> bool {
+    is_load_balancer_gone(err)
+        || stage == Stage::Read
+            && err
+                .code()
+                .is_some_and(|c| c.starts_with("ResourceNotFound"))
+}
+
+/// Whether the cloud says the CLB itself does not exist. Besides the documented
+/// `InvalidParameter.LBIdNotFound`, a write on a CLB deleted meanwhile may fail with a plain
+/// code whose message says so: tke-extend-network-controller matches `LoadBalancer not exist`
+/// and `LB not exist` in messages for that (`pkg/clb/error.go`, after real answers).
+pub(crate) fn is_load_balancer_gone(err: &Error) -> bool {
+    if err.code() == Some("InvalidParameter.LBIdNotFound") {
+        return true;
+    }
+    let message = err.message().unwrap_or_default();
+    message.contains("LoadBalancer not exist") || message.contains("LB not exist")
+}
+
+/// Whether DeleteLoadBalancerListeners (or another listener write) was refused because a
+/// listener it names no longer exists: `InvalidParameter.ListenerIdNotFound`, or the plain
+/// `InvalidParameter` with "some ListenerId ... not found" that tke-extend-network-controller
+/// matches for DeleteLoadBalancerListeners (`pkg/clb/error.go`).
+pub(crate) fn is_listener_gone(err: &Error) -> bool {
     match err.code() {
-        Some("InvalidParameter.LBIdNotFound") => true,
-        Some(code) => stage == Stage::Read && code.starts_with("ResourceNotFound"),
-        None => false,
+        Some("InvalidParameter.ListenerIdNotFound") => true,
+        Some("InvalidParameter") => {
+            let message = err.message().unwrap_or_default();
+            message.contains("ListenerId") && message.contains("not found")
+        }
+        _ => false,
+    }
+}
+
+/// Whether a refusal may be about the request's ids (a malformed or unknown one) rather than
+/// about the account or the service: asking for each id alone then tells which.
+pub(crate) fn about_the_request(err: &Error) -> bool {
+    matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::NotFound)
+}
+
+/// How a failed read about one CLB bears on it as a frontend: `Ok` with its problem when the
+/// failure is about that CLB (it is gone, or cannot be read now), `Err` when it says nothing
+/// about any CLB in particular (throttling that outlasted the retries, credentials), so that
+/// the whole `frontends` call fails instead.
+pub(crate) fn frontend_problem(
+    err: &Error,
+    lb_id: &str,
+) -> std::result::Result<FrontendProblem, ProviderError> {
+    if is_load_balancer_gone(err) {
+        return Ok(FrontendProblem::gone(
+            reason::LOAD_BALANCER_NOT_FOUND,
+            format!("CLB {lb_id} does not exist in this region: {err}"),
+        ));
+    }
+    match err.kind() {
+        ErrorKind::Throttled | ErrorKind::Auth => Err(map(err, Stage::Read, lb_id)),
+        _ => Ok(FrontendProblem::unavailable(
+            reason::CLOUD_RETRYING,
+            format!("reading CLB {lb_id} failed: {err}"),
+        )),
     }
 }
 
@@ -95,7 +153,7 @@ pub(crate) fn worth_splitting(err: &Error) -> bool {
     matches!(
         err.kind(),
         ErrorKind::InvalidInput | ErrorKind::QuotaOrLimit | ErrorKind::NotFound
-    ) && err.code() != Some("InvalidParameter.LBIdNotFound")
+    ) && !is_load_balancer_gone(err)
 }
 
 #[cfg(test)]
@@ -176,6 +234,51 @@ mod tests {
             map(&api("FailedOperation"), Stage::Delete, "lb-1"),
             ProviderError::Permanent { .. }
         ));
+    }
+
+    #[test]
+    fn a_deleted_clb_is_recognised_by_code_or_by_message() {
+        let by_message = Error::api(
+            "CreateListener",
+            "InvalidParameter",
+            "LoadBalancer not exist: lb-x",
+            "r",
+        );
+        let short = Error::api("DeleteListener", "FailedOperation", "LB not exist", "r");
+        for err in [&api("InvalidParameter.LBIdNotFound"), &by_message, &short] {
+            assert!(is_load_balancer_gone(err), "{err}");
+            let mapped = map(err, CREATE, "lb-x");
+            assert_eq!(mapped.reason(), shared::LOAD_BALANCER_NOT_FOUND, "{err}");
+            assert!(!worth_splitting(err));
+            let problem = frontend_problem(err, "lb-x").unwrap();
+            assert!(problem.gone);
+        }
+        assert!(!is_load_balancer_gone(&api("InvalidParameter")));
+    }
+
+    #[test]
+    fn frontend_read_failures_are_about_the_frontend_unless_they_concern_everyone() {
+        let internal = frontend_problem(&api("InternalError"), "lb-1").unwrap();
+        assert!(!internal.gone);
+        assert_eq!(internal.reason, shared::CLOUD_RETRYING);
+        assert!(frontend_problem(&api("RequestLimitExceeded"), "lb-1").is_err());
+        assert!(frontend_problem(&api("AuthFailure.SignatureFailure"), "lb-1").is_err());
+    }
+
+    #[test]
+    fn gone_listeners_are_recognised_in_both_spellings() {
+        let plain = Error::api(
+            "DeleteLoadBalancerListeners",
+            "InvalidParameter",
+            "some ListenerId [\"lbl-1\"] not found",
+            "r",
+        );
+        assert!(is_listener_gone(&plain));
+        assert!(is_listener_gone(&api(
+            "InvalidParameter.ListenerIdNotFound"
+        )));
+        assert!(!is_listener_gone(&api("InvalidParameter")));
+        assert!(!is_listener_gone(&api("InvalidParameter.LBIdNotFound")));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!   its write tasks runs, so concurrent writes to one CLB only collide
 //!   (`FailedOperation.ResourceInOperating`). Every `ensure`/`release` becomes a job on the
 //!   queue of its (region, CLB); one worker per queue collects jobs for a short window and does
-//!   them in one *round*: one DescribeListeners, CreateListener with up to 50 ports per call,
+//!   them in one *round*: one DescribeListeners, CreateListener with up to 49 ports per call,
 //!   BatchDeregister/BatchRegisterTargets with up to 500 targets per call, and
 //!   DeleteLoadBalancerListeners with up to 20 listeners per call. Different CLBs have different
 //!   workers, so they proceed in parallel.
@@ -15,6 +15,11 @@
 //!   (port, protocol) that carries its marker (one created by a controller that crashed before
 //!   writing the child's status), and never touches one that does not. `release` deletes only
 //!   what carries the marker, and a missing listener is success.
+//! - **Listener settings follow their config**: a listener whose settings differ from its
+//!   binding's `CLBListenerConfig` (edited after the listener was made) is changed with
+//!   ModifyListener at the next `ensure`.
+//! - **Addresses**: `VIP:port`; `domain:port` for a domain-based CLB (its VIPs may change);
+//!   `[IPv6]:port` for an IPv6 CLB.
 //! - **One failing binding does not fail its batch**: a call the cloud rejects as a whole
 //!   (a port conflict, the quota) is split until the culprit is alone, and only its waiter gets
 //!   the error.
@@ -42,6 +47,7 @@
 mod cache;
 mod config;
 mod errors;
+mod instances;
 pub mod marker;
 mod provider;
 mod queue;

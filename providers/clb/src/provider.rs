@@ -1,23 +1,24 @@
 //! [`ClbProvider`]: the [`AddressProvider`] implementation. Writes go through the per-CLB
 //! queues; reads for capacity and ownership (`frontends`, `list_owned`) go straight to the
 //! cloud, through the caches.
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use dac_provider_api::{
-    AddressProvider, AllocationMode, Binding, BindingKey, BindingStatus, Frontend, OwnedResource,
-    Protocol, ProviderError, Result, Scope, Slot, reason,
+    AddressProvider, AllocationMode, Binding, BindingKey, BindingStatus, Frontend, FrontendProblem,
+    OwnedResource, Protocol, ProviderError, Result, Scope, Slot, TakenSlot, reason,
 };
+use dac_provider_support::marker::HashedOwners;
+use dac_provider_support::sweep::SweepGuard;
 use dac_tencentcloud::ClbApi;
 use dac_tencentcloud::models::clb;
 
-use crate::cache::{Caches, listener_quota, load_balancers};
+use crate::cache::{self, Caches, listener_quota, load_balancers};
 use crate::config::{ClbProviderConfig, ConfigError};
 use crate::errors::{self, Stage};
-use crate::marker::{self, Ownership};
+use crate::marker;
 use crate::queue::plan::ListenerView;
-use crate::queue::{self, EnsureJob, Queues, ReleaseJob, WorkerEnv};
+use crate::queue::{self, EnsureJob, Queues, ReleaseJob, WorkerEnv, sweep_key};
 use crate::settings::ListenerSettings;
 use crate::stats::{ClbStats, CountingClbApi};
 
@@ -27,12 +28,12 @@ const LB_PAGE: i64 = 100;
 /// The `clb` address provider. Cheap to share behind an `Arc`; all its methods take `&self`.
 pub struct ClbProvider {
     config: ClbProviderConfig,
-    api: Arc<CountingClbApi>,
+    pub(crate) api: Arc<CountingClbApi>,
     caches: Arc<Caches>,
+    /// What the workers share with the provider: the hashed owners seen since start (so that
+    /// `list_owned` can name them) and the orphan sweep's guard.
+    env: Arc<WorkerEnv>,
     queues: Queues,
-    /// Keys whose marker is the hashed form (too long to spell out), by marker, as seen by
-    /// `ensure`/`release` since start, so that `list_owned` can name their owners.
-    hashed_owners: Mutex<HashMap<String, BindingKey>>,
 }
 
 impl std::fmt::Debug for ClbProvider {
@@ -60,13 +61,16 @@ impl ClbProvider {
             max_ports_per_create: config.max_ports_per_create,
             task_deadline: config.task_deadline(),
             listener_quota: config.listener_quota,
+            namespace: config.namespace.clone(),
+            owners: HashedOwners::default(),
+            sweep: SweepGuard::default(),
         });
         Ok(Self {
-            queues: queue::queues(env),
+            queues: queue::queues(Arc::clone(&env)),
+            env,
             config,
             api,
             caches,
-            hashed_owners: Mutex::new(HashMap::new()),
         })
     }
 
@@ -84,7 +88,7 @@ impl ClbProvider {
         marker::encode(&self.config.cluster_id, key)
     }
 
-    fn region<'a>(&'a self, region: Option<&'a str>) -> &'a str {
+    pub(crate) fn region<'a>(&'a self, region: Option<&'a str>) -> &'a str {
         region
             .filter(|r| !r.is_empty())
             .unwrap_or(&self.config.region)
@@ -93,44 +97,92 @@ impl ClbProvider {
     /// The marker of `key`, remembering hashed ones so that `list_owned` can name them.
     fn marker_remembered(&self, key: &BindingKey) -> String {
         let name = self.marker_for(key);
-        if marker::parse(&self.config.cluster_id, &name) == Ownership::OwnedUnknown {
-            let mut owners = self.hashed_owners.lock().unwrap_or_else(|e| e.into_inner());
-            owners.insert(name.clone(), key.clone());
-        }
+        let parsed = marker::parse(&self.config.cluster_id, &name);
+        self.env.owners.remember(&name, &parsed, key);
         name
     }
 
-    async fn describe_listeners(&self, region: &str, lb_id: &str) -> Result<Vec<ListenerView>> {
-        let req = clb::DescribeListenersRequest {
-            load_balancer_id: lb_id.to_string(),
-            ..Default::default()
-        };
-        let resp = self
-            .api
-            .describe_listeners(region, &req)
-            .await
-            .map_err(|e| errors::map(&e, Stage::Read, lb_id))?;
-        Ok(resp
-            .listeners
-            .iter()
-            .filter_map(ListenerView::from_model)
-            .collect())
+    fn scope_cluster<'a>(&'a self, scope: &'a Scope) -> &'a str {
+        if scope.cluster.is_empty() {
+            &self.config.cluster_id
+        } else {
+            &scope.cluster
+        }
     }
 
-    /// Listeners on the instance that are not ours: they use quota we cannot have.
-    async fn foreign_listeners(&self, region: &str, lb_id: &str) -> Result<u32> {
-        let key = (region.to_string(), lb_id.to_string());
-        if let Some(count) = self.caches.foreign_listeners.get(&key) {
-            return Ok(count);
+    /// Whose a listener named `name` is, as `scope` sees it.
+    fn ownership(&self, scope: &Scope, name: &str) -> marker::Ownership {
+        let parsed = marker::parse(self.scope_cluster(scope), name);
+        self.env.owners.resolve(name, parsed)
+    }
+
+    /// One CLB of a scope as a frontend: its capacity net of what others hold, the slots they
+    /// hold, and its tags; or the problem that keeps new slots off it.
+    async fn frontend(
+        &self,
+        scope: &Scope,
+        region: &str,
+        id: &str,
+        info: Option<&cache::LoadBalancerInfo>,
+        quota: u32,
+    ) -> Result<Frontend> {
+        let Some(info) = info else {
+            return Ok(Frontend::with_problem(
+                id,
+                FrontendProblem::gone(
+                    reason::LOAD_BALANCER_NOT_FOUND,
+                    format!("CLB {id} does not exist in region {region}"),
+                ),
+            ));
+        };
+        if !info.is_running() {
+            return Ok(Frontend::with_problem(
+                id,
+                FrontendProblem::unavailable(
+                    errors::reason::LOAD_BALANCER_NOT_READY,
+                    format!("CLB {id} is still being created"),
+                ),
+            ));
         }
-        let listeners = self.describe_listeners(region, lb_id).await?;
-        let count = listeners
+        let listeners = match cache::listeners(self.api.as_ref(), &self.caches, region, id).await {
+            Ok(listeners) => listeners,
+            Err(err) => {
+                let problem = errors::frontend_problem(&err, id)?;
+                if problem.gone {
+                    self.caches.forget(region, id);
+                }
+                return Ok(Frontend::with_problem(id, problem));
+            }
+        };
+        let foreign: Vec<&ListenerView> = listeners
             .iter()
-            .filter(|l| marker::parse(&self.config.cluster_id, &l.name) == Ownership::Foreign)
-            .count();
-        let count = u32::try_from(count).unwrap_or(u32::MAX);
-        self.caches.foreign_listeners.insert(key, count);
-        Ok(count)
+            .filter(|l| {
+                self.ownership(scope, &l.name)
+                    .is_foreign_to(scope.namespace.as_deref())
+            })
+            .collect();
+        let mut taken: Vec<TakenSlot> = foreign
+            .iter()
+            .flat_map(|l| l.slots())
+            .map(|(port, protocol)| TakenSlot {
+                public_ip: None,
+                port,
+                protocol,
+            })
+            .collect();
+        taken.sort();
+        taken.dedup();
+        let foreign = u32::try_from(foreign.len()).unwrap_or(u32::MAX);
+        Ok(Frontend {
+            id: id.to_string(),
+            public_ips: Vec::new(),
+            capacity: quota.saturating_sub(foreign),
+            port_range: None,
+            taken,
+            problem: None,
+            tags: info.tags.clone(),
+            display: info.display.clone(),
+        })
     }
 
     /// Every CLB instance of the region (for `list_owned` with no frontends named).
@@ -199,7 +251,14 @@ impl AddressProvider for ClbProvider {
             // (`existedLbIds`).
             return Ok(Vec::new());
         }
-        load_balancers(self.api.as_ref(), &self.caches, region, &scope.frontend_ids).await?;
+        let mut ids: Vec<&String> = Vec::new();
+        for id in &scope.frontend_ids {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let lookup =
+            load_balancers(self.api.as_ref(), &self.caches, region, &scope.frontend_ids).await?;
         let quota = listener_quota(
             self.api.as_ref(),
             &self.caches,
@@ -207,18 +266,10 @@ impl AddressProvider for ClbProvider {
             region,
         )
         .await?;
-        let mut frontends = Vec::new();
-        for id in &scope.frontend_ids {
-            if frontends.iter().any(|f: &Frontend| f.id == *id) {
-                continue;
-            }
-            let foreign = self.foreign_listeners(region, id).await?;
-            frontends.push(Frontend {
-                id: id.clone(),
-                public_ips: Vec::new(),
-                capacity: quota.saturating_sub(foreign),
-                port_range: None,
-            });
+        let mut frontends = Vec::with_capacity(ids.len());
+        for id in ids {
+            let info = lookup.found.get(id);
+            frontends.push(self.frontend(scope, region, id, info, quota).await?);
         }
         Ok(frontends)
     }
@@ -258,6 +309,7 @@ impl AddressProvider for ClbProvider {
             port,
             protocol,
             resource_id: binding.resource_id.clone().filter(|id| !id.is_empty()),
+            orphan: None,
         };
         match self.queues.release(region, lb_id, job).await {
             // The CLB itself is gone, and its listeners with it.
@@ -268,34 +320,32 @@ impl AddressProvider for ClbProvider {
 
     async fn list_owned(&self, scope: &Scope) -> Result<Vec<OwnedResource>> {
         let region = self.region(scope.region.as_deref());
-        let cluster = if scope.cluster.is_empty() {
-            self.config.cluster_id.as_str()
-        } else {
-            scope.cluster.as_str()
-        };
         let lb_ids = if scope.frontend_ids.is_empty() {
             self.all_load_balancer_ids(region).await?
         } else {
             scope.frontend_ids.clone()
         };
-        let hashed = self
-            .hashed_owners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let mut owned = Vec::new();
         for lb_id in lb_ids {
-            let listeners = match self.describe_listeners(region, &lb_id).await {
-                Ok(listeners) => listeners,
-                // Nothing can be left on a CLB that does not exist.
-                Err(err) if err.reason() == reason::LOAD_BALANCER_NOT_FOUND => continue,
-                Err(err) => return Err(err),
-            };
-            for l in listeners {
-                let owner = match marker::parse(cluster, &l.name) {
-                    Ownership::Foreign => continue,
-                    Ownership::Owned(key) => Some(key),
-                    Ownership::OwnedUnknown => hashed.get(&l.name).cloned(),
+            let listeners =
+                match cache::describe_listeners(self.api.as_ref(), &self.caches, region, &lb_id)
+                    .await
+                {
+                    Ok(listeners) => listeners,
+                    // Nothing can be left on a CLB that does not exist.
+                    Err(err) if errors::is_load_balancer_gone(&err) => continue,
+                    Err(err) => return Err(errors::map(&err, Stage::Read, &lb_id)),
+                };
+            for l in listeners.iter() {
+                let ownership = self.ownership(scope, &l.name);
+                // Someone else's, or (for a namespace-scoped controller) another namespace's:
+                // never this controller's to release.
+                if ownership.is_foreign_to(scope.namespace.as_deref()) {
+                    continue;
+                }
+                let owner = match ownership {
+                    marker::Ownership::Owned(key) => Some(key),
+                    _ => None,
                 };
                 let protocol = match l.protocol.as_str() {
                     "TCP" => Protocol::Tcp,
@@ -306,8 +356,11 @@ impl AddressProvider for ClbProvider {
                 let Ok(port) = u16::try_from(l.port) else {
                     continue;
                 };
+                self.env
+                    .sweep
+                    .listed(&sweep_key(region, &lb_id, &l.id), &l.name);
                 owned.push(OwnedResource {
-                    resource_id: l.id,
+                    resource_id: l.id.clone(),
                     region: Some(region.to_string()),
                     slot: Slot::Port {
                         frontend_id: lb_id.clone(),
@@ -315,11 +368,76 @@ impl AddressProvider for ClbProvider {
                         port,
                         protocol,
                     },
+                    namespace: owner.as_ref().map(|k| k.namespace.clone()),
                     owner,
                 });
             }
         }
         Ok(owned)
+    }
+
+    /// Deletes the listener `resource` names, on its CLB's queue, only if it still carries the
+    /// name the listing saw and no ensure has adopted it since; anything else is left alone
+    /// (and logged). A listener this provider never listed is left alone too: the next sweep
+    /// lists it again.
+    async fn release_orphan(&self, resource: &OwnedResource) -> Result<()> {
+        let (lb_id, port, protocol) = match &resource.slot {
+            Slot::Port {
+                frontend_id,
+                port,
+                protocol,
+                ..
+            } => (frontend_id.as_str(), *port, *protocol),
+            Slot::PodAddress { .. } => {
+                return Err(ProviderError::permanent(format!(
+                    "orphan {} has a Pod-address slot; the clb provider serves port slots only",
+                    resource.resource_id
+                )));
+            }
+        };
+        let region = self.region(resource.region.as_deref());
+        let key = sweep_key(region, lb_id, &resource.resource_id);
+        let Some(listing) = self.env.sweep.listing(&key) else {
+            tracing::info!(
+                listener = %resource.resource_id,
+                lb = lb_id,
+                "not releasing a listener this provider has not listed as an orphan"
+            );
+            return Ok(());
+        };
+        let job = ReleaseJob {
+            marker: listing.marker.clone(),
+            port,
+            protocol,
+            resource_id: Some(resource.resource_id.clone()),
+            orphan: Some(listing),
+        };
+        match self.queues.release(region, lb_id, job).await {
+            Err(err) if err.reason() == reason::LOAD_BALANCER_NOT_FOUND => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn create_frontend(&self, request: &dac_provider_api::FrontendRequest) -> Result<String> {
+        self.create_instance(request).await
+    }
+
+    async fn delete_frontend(&self, scope: &Scope, id: &str) -> Result<()> {
+        self.delete_instance(scope.region.as_deref(), id).await
+    }
+
+    async fn find_frontends(
+        &self,
+        scope: &Scope,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<dac_provider_api::FoundFrontend>> {
+        let region = self.region(scope.region.as_deref()).to_string();
+        Ok(self
+            .instances_tagged(&region, tags)
+            .await?
+            .into_iter()
+            .map(|(id, _, tags)| dac_provider_api::FoundFrontend { id, tags })
+            .collect())
     }
 }
 

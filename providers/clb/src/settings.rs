@@ -5,7 +5,9 @@
 //! a clear `InvalidListenerConfig` condition instead of failing a batched CreateListener that
 //! carries other bindings' ports too.
 use dac_provider_api::{ProviderError, reason};
-use dac_tencentcloud::models::clb::{CreateListenerRequest, HealthCheck};
+use dac_tencentcloud::models::clb::{
+    CreateListenerRequest, HealthCheck, Listener, ModifyListenerRequest,
+};
 use serde::{Deserialize, Serialize};
 
 /// CreateListener settings of a listener. Unknown fields are refused rather than ignored: a
@@ -147,6 +149,60 @@ impl ListenerSettings {
         *self == Self::default()
     }
 
+    /// A listener's settings as DescribeListeners shows them. `snatEnable` is not among them
+    /// (the SDK's `Listener` model has no such field), so it cannot be compared.
+    pub fn of_listener(l: &Listener) -> Self {
+        Self {
+            health_check: l.health_check.as_ref().map(HealthCheckSettings::from_model),
+            scheduler: l.scheduler.clone(),
+            session_expire_time: l.session_expire_time,
+            session_type: l.session_type.clone(),
+            deregister_target_rst: l.deregister_target_rst,
+            idle_connect_timeout: l.idle_connect_timeout,
+            max_conn: l.max_conn,
+            max_cps: l.max_cps,
+            snat_enable: None,
+        }
+    }
+
+    /// Whether a listener whose settings are `current` must be modified to have these: some
+    /// setting given here has another value there. Settings not given are the cloud's to
+    /// choose, and left as they are; `snatEnable` cannot be read back and is not compared.
+    pub fn differs_from(&self, current: &ListenerSettings) -> bool {
+        fn differs<T: PartialEq>(want: &Option<T>, have: &Option<T>) -> bool {
+            want.is_some() && want != have
+        }
+        let health_check = match (&self.health_check, &current.health_check) {
+            (None, _) => false,
+            (Some(want), None) => *want != HealthCheckSettings::default(),
+            (Some(want), Some(have)) => want.differs_from(have),
+        };
+        health_check
+            || differs(&self.scheduler, &current.scheduler)
+            || differs(&self.session_expire_time, &current.session_expire_time)
+            || differs(&self.session_type, &current.session_type)
+            || differs(&self.deregister_target_rst, &current.deregister_target_rst)
+            || differs(&self.idle_connect_timeout, &current.idle_connect_timeout)
+            || differs(&self.max_conn, &current.max_conn)
+            || differs(&self.max_cps, &current.max_cps)
+    }
+
+    /// Writes the settings into a ModifyListener request.
+    pub fn apply_modify(&self, req: &mut ModifyListenerRequest) {
+        req.health_check = self
+            .health_check
+            .as_ref()
+            .map(HealthCheckSettings::to_model);
+        req.scheduler = self.scheduler.clone();
+        req.session_expire_time = self.session_expire_time;
+        req.session_type = self.session_type.clone();
+        req.deregister_target_rst = self.deregister_target_rst;
+        req.idle_connect_timeout = self.idle_connect_timeout;
+        req.max_conn = self.max_conn;
+        req.max_cps = self.max_cps;
+        req.snat_enable = self.snat_enable;
+    }
+
     /// Writes the settings into a CreateListener request. (`sessionExpireTime` applies to TCP
     /// and UDP listeners only, which are the only ones this provider creates.)
     pub fn apply(&self, req: &mut CreateListenerRequest) {
@@ -220,6 +276,52 @@ impl HealthCheckSettings {
             }
         }
         Ok(())
+    }
+
+    fn from_model(hc: &HealthCheck) -> Self {
+        Self {
+            health_switch: hc.health_switch,
+            time_out: hc.time_out,
+            interval_time: hc.interval_time,
+            health_num: hc.health_num,
+            un_health_num: hc.un_health_num,
+            http_code: hc.http_code,
+            http_check_path: hc.http_check_path.clone(),
+            http_check_domain: hc.http_check_domain.clone(),
+            http_check_method: hc.http_check_method.clone(),
+            check_port: hc.check_port,
+            context_type: hc.context_type.clone(),
+            send_context: hc.send_context.clone(),
+            recv_context: hc.recv_context.clone(),
+            check_type: hc.check_type.clone(),
+            http_version: hc.http_version.clone(),
+            source_ip_type: hc.source_ip_type,
+            extended_code: hc.extended_code.clone(),
+        }
+    }
+
+    /// Whether a field given here has another value in `have`.
+    fn differs_from(&self, have: &HealthCheckSettings) -> bool {
+        fn differs<T: PartialEq>(want: &Option<T>, have: &Option<T>) -> bool {
+            want.is_some() && want != have
+        }
+        differs(&self.health_switch, &have.health_switch)
+            || differs(&self.time_out, &have.time_out)
+            || differs(&self.interval_time, &have.interval_time)
+            || differs(&self.health_num, &have.health_num)
+            || differs(&self.un_health_num, &have.un_health_num)
+            || differs(&self.http_code, &have.http_code)
+            || differs(&self.http_check_path, &have.http_check_path)
+            || differs(&self.http_check_domain, &have.http_check_domain)
+            || differs(&self.http_check_method, &have.http_check_method)
+            || differs(&self.check_port, &have.check_port)
+            || differs(&self.context_type, &have.context_type)
+            || differs(&self.send_context, &have.send_context)
+            || differs(&self.recv_context, &have.recv_context)
+            || differs(&self.check_type, &have.check_type)
+            || differs(&self.http_version, &have.http_version)
+            || differs(&self.source_ip_type, &have.source_ip_type)
+            || differs(&self.extended_code, &have.extended_code)
     }
 
     fn to_model(&self) -> HealthCheck {
@@ -304,6 +406,45 @@ mod tests {
             let err = ListenerSettings::from_json(Some(&bad)).unwrap_err();
             assert_eq!(err.reason(), reason::INVALID_LISTENER_CONFIG, "{bad}");
         }
+    }
+
+    #[test]
+    fn only_settings_given_that_differ_call_for_a_modify() {
+        let current = ListenerSettings::of_listener(&Listener {
+            scheduler: Some("WRR".into()),
+            session_expire_time: Some(0),
+            health_check: Some(HealthCheck {
+                health_switch: Some(1),
+                time_out: Some(2),
+                interval_time: Some(5),
+                health_num: Some(3),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let want = |v| ListenerSettings::from_json(Some(&v)).unwrap();
+        // Nothing given, or the same values: left alone (the cloud's defaults stay).
+        assert!(!ListenerSettings::default().differs_from(&current));
+        assert!(
+            !want(json!({"scheduler": "WRR", "healthCheck": {"intervalTime": 5}}))
+                .differs_from(&current)
+        );
+        for changed in [
+            json!({"scheduler": "LEAST_CONN"}),
+            json!({"sessionExpireTime": 30}),
+            json!({"healthCheck": {"intervalTime": 10}}),
+            json!({"healthCheck": {"unHealthNum": 3}}),
+            json!({"idleConnectTimeout": 300}),
+        ] {
+            assert!(want(changed.clone()).differs_from(&current), "{changed}");
+        }
+        // snatEnable cannot be read back: never a reason to modify.
+        assert!(!want(json!({"snatEnable": true})).differs_from(&current));
+        let mut req = ModifyListenerRequest::default();
+        want(json!({"scheduler": "LEAST_CONN", "healthCheck": {"intervalTime": 10}}))
+            .apply_modify(&mut req);
+        assert_eq!(req.scheduler.as_deref(), Some("LEAST_CONN"));
+        assert_eq!(req.health_check.unwrap().interval_time, Some(10));
     }
 
     #[test]

@@ -71,6 +71,8 @@ counted! {
         clb::DeleteLoadBalancerListenersRequest, clb::DeleteLoadBalancerListenersResponse;
     describe_listeners => "DescribeListeners", Kind::Read,
         clb::DescribeListenersRequest, clb::DescribeListenersResponse;
+    modify_listener => "ModifyListener", Kind::Write,
+        clb::ModifyListenerRequest, clb::ModifyListenerResponse;
     register_targets => "RegisterTargets", Kind::Write,
         clb::RegisterTargetsRequest, clb::RegisterTargetsResponse;
     deregister_targets => "DeregisterTargets", Kind::Write,

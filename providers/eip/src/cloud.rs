@@ -182,6 +182,19 @@ impl Cloud {
         Ok(self.api.disassociate_address(region, &req).await?.task_id)
     }
 
+    /// Renames EIP `id` (ModifyAddressAttribute; synchronous).
+    pub async fn rename(&self, region: &str, id: &str, name: &str) -> Result<(), Error> {
+        let req = vpc::ModifyAddressAttributeRequest {
+            address_id: id.to_string(),
+            address_name: Some(name.to_string()),
+            ..Default::default()
+        };
+        self.api
+            .modify_address_attribute(region, &req)
+            .await
+            .map(drop)
+    }
+
     pub async fn release(&self, region: &str, ids: &[String]) -> Result<Option<String>, Error> {
         let req = vpc::ReleaseAddressesRequest {
             address_ids: ids.to_vec(),

@@ -113,7 +113,9 @@ impl Core {
         }
         let started = Instant::now();
         let listed = self.cloud.list_ours(&region.name).await?;
-        region.state().apply_listing(listed, started);
+        let mut state = region.state();
+        state.apply_listing(listed, started);
+        state.adopt_kept(unix_now());
         Ok(())
     }
 
@@ -145,7 +147,7 @@ impl Core {
         hint: Option<&str>,
     ) -> Result<EipRecord> {
         let pod = &target.pod;
-        let held = region.state().reclaim(pod);
+        let held = self.reclaim(region, pod);
         if let Some(id) = held {
             match self.current(region, &id).await? {
                 Some(record) => return Ok(record),
@@ -167,6 +169,12 @@ impl Core {
 
         self.refresh_if_older(region, self.config.inventory_ttl())
             .await?;
+        // The listing may have found an EIP kept for this Pod before a restart.
+        if let Some(id) = self.reclaim(region, pod)
+            && let Some(record) = self.current(region, &id).await?
+        {
+            return Ok(record);
+        }
         let own = self.own_name(pod);
         let taken = region
             .state()
@@ -178,6 +186,47 @@ impl Core {
             return Ok(record);
         }
         self.allocate_for(region, pod, &own).await
+    }
+
+    /// The EIP `pod` holds or is kept for it, no longer merely kept: the Pod is back.
+    fn reclaim(&self, region: &Region, pod: &PodKey) -> Option<String> {
+        let mut state = region.state();
+        state.reclaim(pod).or_else(|| {
+            state.reclaim_named(pod, |base| {
+                marker::names_pod(&self.cloud.cluster, pod, base)
+            })
+        })
+    }
+
+    /// Renames the Pod's EIP to say that the Pod holds it, if it says otherwise (a pool EIP
+    /// handed over, a kept one taken back). Best effort: the name is a hint for after a
+    /// restart, and the next ensure tries again; never while a task runs on the EIP.
+    pub async fn name_held(&self, region: &Region, pod: &PodKey, record: EipRecord) -> EipRecord {
+        let name = self.own_name(pod);
+        if record.name == name || record.status.in_transition() {
+            return record;
+        }
+        match self.rename(region, &record.id, &name).await {
+            Ok(()) => EipRecord { name, ..record },
+            Err(error) => {
+                tracing::debug!(eip = %record.id, %error, "could not rename the EIP for its Pod");
+                record
+            }
+        }
+    }
+
+    /// Renames EIP `id` and notes its new name.
+    async fn rename(&self, region: &Region, id: &str, name: &str) -> Result<()> {
+        self.cloud
+            .rename(&region.name, id, name)
+            .await
+            .map_err(|e| errors::map(&e, Stage::Rename))?;
+        if let Some(record) = region.state().records.get_mut(id) {
+            record.name = name.to_string();
+            let (_, kept_until) = marker::split_kept(name);
+            record.kept_until = kept_until;
+        }
+        Ok(())
     }
 
     fn new_client_token(&self) -> String {
@@ -193,22 +242,41 @@ impl Core {
             self.config.internet_charge_type.clone(),
             self.config.internet_max_bandwidth_out,
         );
-        let resp = match self
+        let mut sent = self
             .cloud
-            .allocate(&region.name, 1, name, &token, charge)
-            .await
+            .allocate(&region.name, 1, name, &token, charge.clone())
+            .await;
+        if let Err(e) = &sent
+            && e.is_ambiguous()
         {
+            // The answer was lost: the same ClientToken again gets what the first call created
+            // (the cloud answers a repeated token with its first answer), or creates it now if
+            // the first never arrived; never a second EIP.
+            tracing::info!(%pod, error = %e, "resending an allocation whose answer was lost");
+            sent = self
+                .cloud
+                .allocate(&region.name, 1, name, &token, charge)
+                .await;
+        }
+        let resp = match sent {
             Ok(resp) => resp,
             Err(e) if e.kind() == ErrorKind::QuotaOrLimit => {
                 permit.settle(Outcome::Refused, Some(e.to_string()));
+                // A definite refusal: a token whose order failed stays failed in the cloud
+                // ("update the ClientToken and retry"), so the next attempt needs a new one.
+                region.state().tokens.remove(pod);
                 return Err(errors::map(&e, Stage::Allocate));
             }
-            Err(e) if e.is_ambiguous() => {
+            // Still busy after the client's budget: with `IdempotentProcessing` the first call
+            // with this token is still being processed, so it may yet create the EIP. Not a
+            // refusal: the token is kept, or the next attempt could allocate a second EIP.
+            Err(e) if e.is_ambiguous() || e.kind() == ErrorKind::Busy => {
                 permit.settle(Outcome::Unknown, None);
                 return self.recover_allocation(region, pod, name, token, &e).await;
             }
             Err(e) => {
                 permit.settle(Outcome::Nothing, None);
+                region.state().tokens.remove(pod);
                 return Err(errors::map(&e, Stage::Allocate));
             }
         };
@@ -508,13 +576,23 @@ impl Core {
         retention: Retention,
     ) -> Result<()> {
         let mut pod = pod.clone();
-        let id = {
+        // What to do: release the EIP `Some(id)`, nothing (`None`), or (`Err`) only rename a
+        // kept EIP whose deadline is not in its name yet.
+        let id: std::result::Result<Option<String>, (String, String)> = {
             let state = region.state();
             match state.claim(&pod) {
-                // Released before and kept: a repeated release changes nothing.
-                Some(claim) if claim.kept_until.is_some() => return Ok(()),
-                Some(claim) => Some(claim.eip.clone()),
-                None => match hint.filter(|id| !id.is_empty()) {
+                // Released before and kept: a repeated release changes nothing, except that
+                // a rename the first one could not make (the deadline in the name) is tried
+                // again.
+                Some(claim) if claim.kept_until.is_some() => {
+                    let has = state.records.get(&claim.eip).map(|r| &r.name);
+                    match &claim.kept_name {
+                        Some(want) if has != Some(want) => Err((claim.eip.clone(), want.clone())),
+                        _ => return Ok(()),
+                    }
+                }
+                Some(claim) => Ok(Some(claim.eip.clone())),
+                None => Ok(match hint.filter(|id| !id.is_empty()) {
                     Some(id) => match state.holder(id) {
                         None => Some(id.to_string()),
                         Some(Holder::Pod(holder))
@@ -532,8 +610,12 @@ impl Core {
                         Some(_) => None,
                     },
                     None => None,
-                },
+                }),
             }
+        };
+        let id = match id {
+            Ok(id) => id,
+            Err((eip, name)) => return self.rename(region, &eip, &name).await,
         };
         let pod = &pod;
         let Some(id) = id else {
@@ -546,6 +628,31 @@ impl Core {
             // Taken by someone else while we read it: not ours to release any more.
             return Ok(());
         }
+        self.unbind_held(region, record).await?;
+        match retention {
+            Retention::KeepFor(duration) if !pod.name.is_empty() => {
+                // The deadline goes into the EIP's name too: it is what keeps the EIP kept
+                // across a restart of this provider.
+                let until = unix_now().saturating_add(duration.as_secs());
+                let name = marker::kept(&self.cloud.cluster, pod, until);
+                region
+                    .state()
+                    .keep(pod, Instant::now() + duration, name.clone());
+                tracing::info!(%pod, eip = %id, ?duration, "keeping the EIP for the Pod's name");
+                self.wake.notify_one();
+                self.rename(region, &id, &name).await
+            }
+            // See `Retention::KeepWhileNameExists`: by now the name is no longer expected.
+            _ => {
+                self.give_back(region, pod).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Unbinds an EIP the caller's Pod now holds, once no task runs on it.
+    async fn unbind_held(&self, region: &Region, record: EipRecord) -> Result<()> {
+        let id = record.id.clone();
         let Some(record) = self.settled(region, record).await? else {
             return Err(ProviderError::retry_after(
                 format!("EIP {id} is busy; it is released once its task ends"),
@@ -558,19 +665,50 @@ impl Core {
                 BUSY_RETRY_AFTER,
             ));
         }
-        match retention {
-            Retention::KeepFor(duration) if !pod.name.is_empty() => {
-                region.state().keep(pod, Instant::now() + duration);
-                tracing::info!(%pod, eip = %id, ?duration, "keeping the EIP for the Pod's name");
-                self.wake.notify_one();
-                Ok(())
-            }
-            // See `Retention::KeepWhileNameExists`: by now the name is no longer expected.
-            _ => {
-                self.give_back(region, pod).await;
-                Ok(())
-            }
+        Ok(())
+    }
+
+    /// The orphan sweep's release of EIP `id`, which `list_owned` offered it. Under the lock of
+    /// the Pod that held it (else of `fallback`, the Pod its name or the sweep names), it is
+    /// left alone if an ensure worked on that Pod since the listing, if someone else holds it
+    /// now, or if the cloud no longer shows it as listed (another status or association);
+    /// otherwise it is unbound and goes back to the pool or is released, as with `Release`.
+    pub async fn release_orphan(&self, region: &Region, id: &str, fallback: PodKey) -> Result<()> {
+        let listed = region.state().swept(id).cloned();
+        let Some(listed) = listed else {
+            tracing::info!(
+                eip = id,
+                "not releasing an EIP this provider has not listed as an orphan"
+            );
+            return Ok(());
+        };
+        let pod = listed.holder.clone().unwrap_or(fallback);
+        let _pod = self.locks.lock(&region.name, &pod).await;
+        if let Some(why) = region.state().orphan_claimed(id, &listed) {
+            tracing::info!(eip = id, %pod, "not releasing the EIP as an orphan: {why}");
+            return Ok(());
         }
+        let Some(record) = self.cloud.describe(&region.name, id).await? else {
+            region.state().forget(id);
+            return Ok(());
+        };
+        region.state().upsert(record.clone());
+        if record.status != listed.status || record.private_ip != listed.private_ip {
+            tracing::info!(
+                eip = id,
+                listed = ?(listed.status, &listed.private_ip),
+                now = ?(record.status, &record.private_ip),
+                "not releasing the EIP as an orphan: it changed since the listing"
+            );
+            return Ok(());
+        }
+        if !region.state().assign(&pod, id) {
+            return Ok(());
+        }
+        tracing::info!(eip = id, %pod, "releasing an orphaned EIP");
+        self.unbind_held(region, record).await?;
+        self.give_back(region, &pod).await;
+        Ok(())
     }
 
     /// Frees the Pod's (unbound) EIP into the pool, or releases it when the pool is full. A
@@ -578,8 +716,17 @@ impl Core {
     /// background task releases.
     pub async fn give_back(&self, region: &Region, pod: &PodKey) {
         let pool_max = usize::try_from(self.config.pool.max).unwrap_or(usize::MAX);
+        let kept_id = region.state().claim(pod).map(|c| c.eip.clone());
         let Some(id) = region.state().give_back(pod, pool_max) else {
             tracing::debug!(%pod, "the Pod's EIP went back to the warm pool");
+            // Named for the pool again, so that after a restart any Pod may take it; best
+            // effort (a later give-back or release renames or removes it).
+            if let Some(id) = kept_id {
+                let pool = marker::pool(&self.cloud.cluster);
+                if let Err(error) = self.rename(region, &id, &pool).await {
+                    tracing::debug!(eip = %id, %error, "could not rename the EIP for the pool");
+                }
+            }
             return;
         };
         if let Err(e) = self.release_now(region, std::slice::from_ref(&id)).await {
@@ -628,4 +775,11 @@ impl Core {
             }
         }
     }
+}
+
+/// Now, in Unix seconds (the clock the kept deadlines in EIP names are written in).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -32,6 +32,8 @@ pub(crate) enum Stage {
     Associate,
     Disassociate,
     Release,
+    /// ModifyAddressAttribute (the name that says who holds an EIP).
+    Rename,
 }
 
 /// Maps a client error of a call at `stage`.
@@ -50,9 +52,7 @@ pub(crate) fn map(err: &Error, stage: Stage) -> ProviderError {
         ErrorKind::NotFound => ProviderError::retryable(text),
         // The EIP's status changed under us (a task of someone else's, or one of ours that
         // outlived its deadline): read again and retry.
-        _ if err.code() == Some("InvalidAddressIdStatus.NotPermit") => {
-            ProviderError::retry_after(text, BUSY_RETRY_AFTER)
-        }
+        _ if is_status_conflict(err) => ProviderError::retry_after(text, BUSY_RETRY_AFTER),
         // A failed task changed nothing we can rely on; reading again and retrying is right.
         ErrorKind::Other if matches!(err, Error::TaskFailed { .. }) => {
             ProviderError::retryable(text)
@@ -61,6 +61,22 @@ pub(crate) fn map(err: &Error, stage: Stage) -> ProviderError {
             ProviderError::permanent(text)
         }
     }
+}
+
+/// The codes the official Go SDK lists for "the EIP's status does not allow this": which one
+/// comes depends on the action (`UnsupportedOperation.AddressStatusNotPermit` on Associate,
+/// Disassociate, Release and ModifyAddressAttribute; `InvalidAddressState` on Release;
+/// `InvalidAddressIdStatus.NotPermit` on Disassociate). All of them pass once the status
+/// settles, so all are worth another try after reading the EIP again, never permanent.
+pub(crate) const STATUS_CONFLICTS: [&str; 3] = [
+    "UnsupportedOperation.AddressStatusNotPermit",
+    "InvalidAddressState",
+    "InvalidAddressIdStatus.NotPermit",
+];
+
+/// Whether the EIP's status refused the call (see [`STATUS_CONFLICTS`]).
+pub(crate) fn is_status_conflict(err: &Error) -> bool {
+    err.code().is_some_and(|c| STATUS_CONFLICTS.contains(&c))
 }
 
 /// The user-fixable quota error, from our own quota check or from the cloud.
@@ -104,11 +120,21 @@ mod tests {
         assert_eq!(busy.retry_after_hint(), Some(BUSY_RETRY_AFTER));
         assert!(map(&api("InvalidAddressId.NotFound"), Stage::Release).is_retryable());
         assert!(map(&api("InvalidNetworkInterfaceId.NotFound"), Stage::Associate).is_retryable());
-        let status = map(
-            &api("InvalidAddressIdStatus.NotPermit"),
-            Stage::Disassociate,
-        );
-        assert_eq!(status.retry_after_hint(), Some(BUSY_RETRY_AFTER));
+        for (code, stage) in [
+            ("InvalidAddressIdStatus.NotPermit", Stage::Disassociate),
+            (
+                "UnsupportedOperation.AddressStatusNotPermit",
+                Stage::Associate,
+            ),
+            (
+                "UnsupportedOperation.AddressStatusNotPermit",
+                Stage::Release,
+            ),
+            ("InvalidAddressState", Stage::Release),
+        ] {
+            let status = map(&api(code), stage);
+            assert_eq!(status.retry_after_hint(), Some(BUSY_RETRY_AFTER), "{code}");
+        }
         let failed = Error::TaskFailed {
             service: "vpc",
             task_id: "1".into(),

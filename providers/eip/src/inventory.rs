@@ -57,6 +57,8 @@ pub struct EipRecord {
     pub status: Status,
     /// The private IP it is bound to.
     pub private_ip: Option<String>,
+    /// Until when (Unix seconds) its name says it is kept for a Pod ([`marker::kept`]).
+    pub kept_until: Option<u64>,
     /// When this was last read from the cloud or set by a write of ours that succeeded.
     pub seen: Instant,
 }
@@ -67,6 +69,7 @@ impl EipRecord {
         let id = address.address_id.clone().filter(|id| !id.is_empty())?;
         let name = address.address_name.clone().unwrap_or_default();
         let origin = marker::parse(cluster, &name);
+        let kept_until = marker::split_kept(&name).1;
         if !origin.is_ours() {
             return None;
         }
@@ -81,6 +84,7 @@ impl EipRecord {
                 .private_address_ip
                 .clone()
                 .filter(|ip| !ip.is_empty() && status != Status::Unbound),
+            kept_until,
             seen,
         })
     }
@@ -94,6 +98,7 @@ impl EipRecord {
             origin,
             status: Status::Creating,
             private_ip: None,
+            kept_until: None,
             seen,
         }
     }
@@ -117,6 +122,9 @@ pub struct Claim {
     pub eip: String,
     /// Set while the EIP is kept for a Pod that is gone (retention `KeepFor`).
     pub kept_until: Option<Instant>,
+    /// The name it carries while kept, with the deadline in it, so that the deadline
+    /// survives a restart.
+    pub kept_name: Option<String>,
 }
 
 /// One region's EIPs and holds.
@@ -131,11 +139,31 @@ pub struct RegionState {
     /// sent again with the next attempt, so that the cloud answers with what the first one
     /// created instead of allocating again.
     pub tokens: HashMap<PodKey, String>,
+    /// What the last `list_owned` reported of each EIP, for `release_orphan`.
+    swept: HashMap<String, Swept>,
+    /// The last ensure of each Pod, numbered in the same sequence as `swept`.
+    ensured: HashMap<PodKey, u64>,
+    seq: u64,
+}
+
+/// What `list_owned` saw of an EIP it offered to the orphan sweep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Swept {
+    seq: u64,
+    pub status: Status,
+    pub private_ip: Option<String>,
+    /// The Pod that held it then, if any.
+    pub holder: Option<PodKey>,
 }
 
 impl RegionState {
     /// Takes in a full listing that started at `started`. Records written after that are newer
-    /// than the listing and kept; records the listing lacks and that are older are gone.
+    /// than the listing and kept; records the listing lacks and that are older are gone,
+    /// except those a Pod holds or keeps (or the pool maintenance is releasing): a listing is
+    /// paged by offset, and EIPs allocated or released meanwhile shift the pages, so one
+    /// listing may miss an EIP that exists. Such a record is only marked unsettled, so that
+    /// whoever uses it next reads it by id ([`crate::engine`]), which forgets it if it is
+    /// really gone.
     pub fn apply_listing(&mut self, listed: Vec<EipRecord>, started: Instant) {
         let mut listed: BTreeMap<String, EipRecord> =
             listed.into_iter().map(|r| (r.id.clone(), r)).collect();
@@ -148,6 +176,11 @@ impl RegionState {
                     self.records.insert(id, record);
                 }
                 None if newer => {}
+                None if self.holders.contains_key(&id) => {
+                    if let Some(record) = self.records.get_mut(&id) {
+                        record.status = Status::Other;
+                    }
+                }
                 None => self.forget(&id),
             }
         }
@@ -163,6 +196,7 @@ impl RegionState {
     /// The EIP is gone from the cloud: drop it, and any hold on it.
     pub fn forget(&mut self, id: &str) {
         self.records.remove(id);
+        self.swept.remove(id);
         if let Some(Holder::Pod(pod)) = self.holders.remove(id) {
             self.claims.remove(&pod);
         }
@@ -180,7 +214,61 @@ impl RegionState {
     pub fn reclaim(&mut self, pod: &PodKey) -> Option<String> {
         let claim = self.claims.get_mut(pod)?;
         claim.kept_until = None;
+        claim.kept_name = None;
         Some(claim.eip.clone())
+    }
+
+    /// The EIP kept, since a restart, for a Pod whose name could not be read from it (a hashed
+    /// name): `pod` gets it if `names_pod` says the name is `pod`'s.
+    pub fn reclaim_named(
+        &mut self,
+        pod: &PodKey,
+        names_pod: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let placeholder = self
+            .claims
+            .keys()
+            .find(|p| p.namespace.is_empty() && names_pod(&p.name))
+            .cloned()?;
+        let claim = self.claims.remove(&placeholder)?;
+        self.holders.remove(&claim.eip);
+        self.assign(pod, &claim.eip).then_some(claim.eip)
+    }
+
+    /// After a restart: EIPs whose name says they are kept for a Pod until a time (Unix
+    /// seconds; `now_unix` is now) are held for that Pod until then again, unbound ones only
+    /// (a kept EIP is unbound; one that is bound has been taken up since). A hashed name holds
+    /// it for a placeholder Pod named by the name, which the real Pod takes over
+    /// ([`RegionState::reclaim_named`]).
+    pub fn adopt_kept(&mut self, now_unix: u64) {
+        let now = Instant::now();
+        let kept: Vec<(String, String, Origin, u64)> = self
+            .records
+            .values()
+            .filter(|r| r.status == Status::Unbound && !self.holders.contains_key(&r.id))
+            .filter_map(|r| {
+                Some((
+                    r.id.clone(),
+                    r.name.clone(),
+                    r.origin.clone(),
+                    r.kept_until?,
+                ))
+            })
+            .collect();
+        for (id, name, origin, until) in kept {
+            let pod = match origin {
+                Origin::Pod(pod) => pod,
+                _ => PodKey::new("", marker::split_kept(&name).0),
+            };
+            if self.claims.contains_key(&pod) || !self.assign(&pod, &id) {
+                continue;
+            }
+            let left = std::time::Duration::from_secs(until.saturating_sub(now_unix));
+            if let Some(claim) = self.claims.get_mut(&pod) {
+                claim.kept_until = Some(now + left);
+                claim.kept_name = Some(name);
+            }
+        }
     }
 
     /// Gives `id` to `pod` unless someone else holds it.
@@ -202,6 +290,7 @@ impl RegionState {
             Claim {
                 eip: id.to_string(),
                 kept_until: None,
+                kept_name: None,
             },
         );
         true
@@ -216,8 +305,11 @@ impl RegionState {
 
     /// Keeps `pod`'s EIP until `until`. A second release of the same Pod (the controller
     /// retrying, or its orphan sweep) does not push the deadline out.
-    pub fn keep(&mut self, pod: &PodKey, until: Instant) {
+    pub fn keep(&mut self, pod: &PodKey, until: Instant, name: String) {
         if let Some(claim) = self.claims.get_mut(pod) {
+            if claim.kept_until.is_none() {
+                claim.kept_name = Some(name);
+            }
             claim.kept_until.get_or_insert(until);
         }
     }
@@ -239,7 +331,7 @@ impl RegionState {
                 Some(0)
             } else if r.status != Status::Unbound || r.ip.is_none() {
                 None
-            } else if r.name == own_name {
+            } else if marker::split_kept(&r.name).0 == own_name {
                 Some(1)
             } else if r.origin == Origin::Pool {
                 Some(2)
@@ -318,8 +410,59 @@ impl RegionState {
         due
     }
 
-    /// What the controller's orphan sweep should look at, with the name of the Pod each EIP
-    /// serves (empty when unknown):
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// An ensure of `pod` is working on it (and so on its EIP).
+    pub fn note_ensure(&mut self, pod: &PodKey) {
+        let seq = self.next_seq();
+        self.ensured.insert(pod.clone(), seq);
+    }
+
+    /// `list_owned` offers `record` to the orphan sweep.
+    pub fn note_swept(&mut self, record: &EipRecord) {
+        let seq = self.next_seq();
+        let holder = match self.holders.get(&record.id) {
+            Some(Holder::Pod(pod)) => Some(pod.clone()),
+            _ => None,
+        };
+        self.swept.insert(
+            record.id.clone(),
+            Swept {
+                seq,
+                status: record.status,
+                private_ip: record.private_ip.clone(),
+                holder,
+            },
+        );
+    }
+
+    /// What the last listing offered of EIP `id` to the sweep, if it did.
+    pub fn swept(&self, id: &str) -> Option<&Swept> {
+        self.swept.get(id)
+    }
+
+    /// Why the sweep must leave EIP `id` that it listed as `swept`, if it must: a binding's
+    /// ensure worked on the Pod that held it since, or someone else holds it now.
+    pub fn orphan_claimed(&self, id: &str, swept: &Swept) -> Option<&'static str> {
+        if let Some(pod) = &swept.holder
+            && self.ensured.get(pod).is_some_and(|seq| *seq > swept.seq)
+        {
+            return Some("its Pod was ensured again after the listing");
+        }
+        match self.holders.get(id) {
+            Some(Holder::Pod(pod)) if Some(pod) != swept.holder.as_ref() => {
+                Some("another Pod took it after the listing")
+            }
+            Some(Holder::Maintenance) => Some("the pool maintenance is releasing it"),
+            _ => None,
+        }
+    }
+
+    /// What the controller's orphan sweep should look at, with the Pod each EIP serves, when
+    /// known:
     /// - EIPs a Pod holds and uses (not merely kept): an orphan if no binding serves that Pod;
     /// - EIPs still bound that nobody holds: left behind by a Pod this process has not seen.
     ///   Only once `settled` (every live Pod has been ensured since start), because until
@@ -327,19 +470,19 @@ impl RegionState {
     ///
     /// Pool EIPs and EIPs kept for a Pod's name are left out: they are not orphans, and this
     /// provider keeps them within bounds itself (the pool's maximum, the keep deadline).
-    pub fn sweepable(&self, settled: bool) -> Vec<(EipRecord, String)> {
+    pub fn sweepable(&self, settled: bool) -> Vec<(EipRecord, Option<PodKey>)> {
         self.records
             .values()
             .filter_map(|r| match self.holders.get(&r.id) {
                 Some(Holder::Pod(pod)) => {
                     let kept = self.claims.get(pod).is_some_and(|c| c.kept_until.is_some());
-                    (!kept).then(|| (r.clone(), pod.name.clone()))
+                    (!kept).then(|| (r.clone(), Some(pod.clone())))
                 }
                 Some(Holder::Maintenance) => None,
                 None if settled && r.status != Status::Unbound => {
                     let pod = match &r.origin {
-                        Origin::Pod(pod) => pod.name.clone(),
-                        _ => String::new(),
+                        Origin::Pod(pod) => Some(pod.clone()),
+                        _ => None,
                     };
                     Some((r.clone(), pod))
                 }
@@ -364,6 +507,7 @@ mod tests {
             origin: marker::parse(CLUSTER, name),
             status,
             private_ip: private_ip.map(Into::into),
+            kept_until: marker::split_kept(name).1,
             seen: Instant::now(),
         }
     }
@@ -463,8 +607,8 @@ mod tests {
         state.upsert(record("eip-1", &own(&a), Status::Unbound, None));
         state.assign(&a, "eip-1");
         let now = Instant::now();
-        state.keep(&a, now + Duration::from_secs(10));
-        state.keep(&a, now + Duration::from_secs(99));
+        state.keep(&a, now + Duration::from_secs(10), "k10".into());
+        state.keep(&a, now + Duration::from_secs(99), "k99".into());
         assert_eq!(
             state.claim(&a).unwrap().kept_until,
             Some(now + Duration::from_secs(10))
@@ -510,9 +654,101 @@ mod tests {
             ..record("eip-new", "dac_c1_pool", Status::Offlining, None)
         };
         state.apply_listing(vec![stale_new], started);
-        assert!(!state.records.contains_key("eip-old"));
-        assert_eq!(state.claim(&a), None);
+        // Held, so not forgotten on one listing's word: read again at its next use.
+        assert_eq!(state.records["eip-old"].status, Status::Other);
+        assert!(state.claim(&a).is_some());
         assert_eq!(state.records["eip-new"].status, Status::Creating);
+        // What that read says settles it.
+        state.forget("eip-old");
+        assert_eq!(state.claim(&a), None);
+    }
+
+    #[test]
+    fn a_listing_that_misses_a_held_or_kept_eip_does_not_forget_it() {
+        let (a, b) = (pod("a"), pod("b"));
+        let mut state = RegionState::default();
+        state.upsert(record(
+            "eip-held",
+            &own(&a),
+            Status::Bound,
+            Some("10.0.0.1"),
+        ));
+        state.upsert(record("eip-kept", &own(&b), Status::Unbound, None));
+        state.upsert(record("eip-free", "dac_c1_pool", Status::Unbound, None));
+        state.assign(&a, "eip-held");
+        state.assign(&b, "eip-kept");
+        state.keep(&b, Instant::now() + Duration::from_secs(60), "kb".into());
+        std::thread::sleep(Duration::from_millis(2));
+        // A listing whose pages shifted: it saw none of them.
+        state.apply_listing(Vec::new(), Instant::now());
+        assert_eq!(state.claim(&a).map(|c| c.eip.as_str()), Some("eip-held"));
+        assert_eq!(state.claim(&b).map(|c| c.eip.as_str()), Some("eip-kept"));
+        // Kept, but to be read again before anyone trusts it.
+        assert_eq!(state.records["eip-held"].status, Status::Other);
+        assert!(state.records["eip-held"].status.in_transition());
+        // A free one nobody holds is simply gone from memory.
+        assert!(!state.records.contains_key("eip-free"));
+        // Once seen again, it is as the cloud says.
+        let listed = vec![record(
+            "eip-held",
+            &own(&a),
+            Status::Bound,
+            Some("10.0.0.1"),
+        )];
+        std::thread::sleep(Duration::from_millis(2));
+        state.apply_listing(
+            listed
+                .into_iter()
+                .map(|r| EipRecord {
+                    seen: Instant::now(),
+                    ..r
+                })
+                .collect(),
+            Instant::now(),
+        );
+        assert_eq!(state.records["eip-held"].status, Status::Bound);
+    }
+
+    #[test]
+    fn kept_names_hold_the_eip_again_after_a_restart() {
+        let a = pod("a");
+        let long = PodKey::new("ns", "x".repeat(120));
+        let mut state = RegionState::default();
+        let kept_a = marker::kept(CLUSTER, &a, 1_000_100);
+        let kept_long = marker::kept(CLUSTER, &long, 1_000_050);
+        state.upsert(record("eip-a", &kept_a, Status::Unbound, None));
+        state.upsert(record("eip-long", &kept_long, Status::Unbound, None));
+        // Bound since: taken up, not kept any more.
+        state.upsert(record(
+            "eip-bound",
+            &marker::kept(CLUSTER, &pod("b"), 1_000_100),
+            Status::Bound,
+            Some("10.0.0.1"),
+        ));
+        state.adopt_kept(1_000_000);
+        let claim = state.claim(&a).unwrap().clone();
+        assert_eq!(claim.eip, "eip-a");
+        let left = claim.kept_until.unwrap() - Instant::now();
+        assert!(
+            left > Duration::from_secs(95) && left <= Duration::from_secs(100),
+            "{left:?}"
+        );
+        assert_eq!(claim.kept_name.as_deref(), Some(kept_a.as_str()));
+        assert_eq!(state.claim(&pod("b")), None);
+        // Not free for anyone else meanwhile.
+        assert_eq!(state.take_free(&pod("c"), None, &own(&pod("c"))), None);
+        // The long-named Pod takes its EIP back by name.
+        let names_long = |base: &str| marker::names_pod(CLUSTER, &long, base);
+        assert_eq!(
+            state.reclaim_named(&long, names_long).as_deref(),
+            Some("eip-long")
+        );
+        assert_eq!(state.claim(&long).unwrap().kept_until, None);
+        // Past deadlines expire at once.
+        let mut late = RegionState::default();
+        late.upsert(record("eip-a", &kept_a, Status::Unbound, None));
+        late.adopt_kept(2_000_000);
+        assert_eq!(late.expired(Instant::now()), vec![a]);
     }
 
     #[test]
@@ -536,12 +772,12 @@ mod tests {
         ));
         state.assign(&b, "eip-3");
         state.assign(&c, "eip-4");
-        state.keep(&c, Instant::now());
+        state.keep(&c, Instant::now(), "kc".into());
         let seen = |settled| -> Vec<(String, String)> {
             state
                 .sweepable(settled)
                 .into_iter()
-                .map(|(r, p)| (r.id, p))
+                .map(|(r, p)| (r.id, p.map(|p| p.name).unwrap_or_default()))
                 .collect()
         };
         // Held and in use: eip-3 (for b). Kept (eip-4) and pool (eip-2): never.

@@ -13,7 +13,8 @@
 //!   binding, concurrently; a per-Pod lock (module `locks`) makes them meet on one EIP.
 //! - **Retention** ([`Retention`]): when a Pod's last binding is released its EIP is unbound and
 //!   given back, or kept for the Pod's name for a while (`KeepFor`), so that a Pod recreated in
-//!   time gets the same address back.
+//!   time gets the same address back. The deadline is written into the EIP's name, so that a
+//!   restarted provider keeps it until then too.
 //! - **Ownership.** Every EIP it allocates is named with a [`marker`] (`dac_<cluster>_<ns>_<pod>`
 //!   or `dac_<cluster>_pool`); EIPs without this cluster's marker (a NAT gateway's, the
 //!   console's) are never bound, unbound or released.

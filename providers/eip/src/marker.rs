@@ -2,16 +2,19 @@
 //!
 //! - `dac_<cluster>_<namespace>_<pod>`: allocated for that Pod;
 //! - `dac_<cluster>_pool`: allocated ahead of need for the warm pool;
-//! - `dac_<cluster>__<16 hex digits>`: allocated for a Pod whose name does not fit (below).
+//! - `dac_<cluster>__<16 hex digits>`: allocated for a Pod whose name does not fit (below);
+//! - either Pod form followed by `_kept-<unix seconds>`: kept for that Pod until then
+//!   (retention `KeepFor`), so that a restarted provider still keeps it until the deadline.
 //!
 //! The name says "this cluster's" (the sweep and the pool never touch an EIP without it, such
-//! as the NAT gateway's) and *who it was allocated for*. It is fixed at allocation: the client
-//! and the emulator have no ModifyAddressAttribute, so a pool EIP handed to a Pod, or a Pod's
-//! EIP returned to the pool, keeps its name. Who holds an EIP *now* is therefore not read from
-//! the name but from the association (an EIP bound to a Pod's IP), the binding's `resource_id`
-//! and the provider's memory; the name is used as a hint (a Pod recreated after a controller
-//! restart prefers an unbound EIP that was allocated for it) and to find what an ambiguous
-//! AllocateAddresses created.
+//! as the NAT gateway's) and who holds it: the provider renames an EIP
+//! (ModifyAddressAttribute) when it hands a pool EIP to a Pod, keeps one for a Pod that went,
+//! and gives one back to the pool. Renaming is best effort where only a hint depends on it (a
+//! Pod recreated after a restart prefers an unbound EIP named for it); who holds an EIP is
+//! otherwise read from the association (an EIP bound to a Pod's IP), the binding's
+//! `resource_id` and the provider's memory. The kept deadline is the one thing only the name
+//! carries across a restart. Names written by earlier versions (without the suffix, or a pool
+//! EIP still named for the Pod that had it) read as before.
 //!
 //! The cloud limits `AddressName` to 128 characters of letters, digits, `-` and `_`
 //! (ModifyAddressAttribute in the official SDK's API description). Namespaces fit, but Pod
@@ -32,6 +35,8 @@ const ADDRESS_NAME: Format = Format {
 };
 /// The last part of a pool EIP's name.
 const POOL: &str = "pool";
+/// What follows a Pod's name when its EIP is kept for it: `_kept-<unix seconds>`.
+const KEPT: &str = "_kept-";
 
 /// A Pod, by namespace and name: the unit an EIP is held by.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,6 +70,40 @@ pub fn for_pod(cluster: &str, pod: &PodKey) -> String {
     ADDRESS_NAME.encode(cluster, &pod.namespace, &pod.name)
 }
 
+/// The name of an EIP kept for `pod` until `until` (Unix seconds). Within the length limit
+/// always: when the plain form plus the deadline would not fit, the hashed form carries it.
+pub fn kept(cluster: &str, pod: &PodKey, until: u64) -> String {
+    let suffix = format!("{KEPT}{until}");
+    let base = for_pod(cluster, pod);
+    if base.len() + suffix.len() <= MAX_NAME_LEN {
+        format!("{base}{suffix}")
+    } else {
+        format!(
+            "{}{suffix}",
+            shared::hashed(cluster, &pod.namespace, &pod.name)
+        )
+    }
+}
+
+/// A name without its kept deadline, and the deadline (Unix seconds), if it has one.
+pub fn split_kept(name: &str) -> (&str, Option<u64>) {
+    match name.rsplit_once(KEPT) {
+        Some((base, digits))
+            if !base.is_empty()
+                && !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (base, digits.parse().ok())
+        }
+        _ => (name, None),
+    }
+}
+
+/// Whether `base` (a name without its kept deadline) names `pod`, in either Pod form.
+pub fn names_pod(cluster: &str, pod: &PodKey, base: &str) -> bool {
+    base == for_pod(cluster, pod) || base == shared::hashed(cluster, &pod.namespace, &pod.name)
+}
+
 /// What an EIP's name says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -84,8 +123,10 @@ impl Origin {
     }
 }
 
-/// Reads an EIP name as [`pool`] and [`for_pod`] write it for `cluster`.
+/// Reads an EIP name as [`pool`], [`for_pod`] and [`kept`] write it for `cluster` (the kept
+/// deadline aside: see [`split_kept`]).
 pub fn parse(cluster: &str, name: &str) -> Origin {
+    let (name, _) = split_kept(name);
     // Checked first: `dac_<cluster>_pool` has no second `_`, so it would read as damaged.
     if name == pool(cluster) {
         return Origin::Pool;
@@ -149,6 +190,39 @@ mod tests {
         assert_eq!(
             parse(&cluster, &for_pod(&cluster, &fits)),
             Origin::Pod(fits)
+        );
+    }
+
+    #[test]
+    fn kept_names_carry_the_deadline_and_still_name_the_pod() {
+        let pod = PodKey::new("games", "room-7");
+        let name = kept("cls-a1", &pod, 1_700_000_000);
+        assert_eq!(name, "dac_cls-a1_games_room-7_kept-1700000000");
+        assert_eq!(parse("cls-a1", &name), Origin::Pod(pod.clone()));
+        let (base, until) = split_kept(&name);
+        assert_eq!(until, Some(1_700_000_000));
+        assert!(names_pod("cls-a1", &pod, base));
+        assert!(!names_pod("cls-a1", &PodKey::new("games", "room-8"), base));
+        // Names without a deadline read as before.
+        assert_eq!(
+            split_kept("dac_cls-a1_games_room-7"),
+            ("dac_cls-a1_games_room-7", None)
+        );
+        assert_eq!(split_kept("dac_cls-a1_pool"), ("dac_cls-a1_pool", None));
+        assert_eq!(split_kept("x_kept-"), ("x_kept-", None));
+        assert_eq!(split_kept("x_kept-12a"), ("x_kept-12a", None));
+        // A Pod whose plain name leaves no room for the deadline: hashed, and still its own.
+        let cluster = "c".repeat(MAX_CLUSTER_ID_LEN);
+        let long = PodKey::new("n".repeat(63), "p".repeat(MAX_NAME_LEN - 4 - 20 - 2 - 63));
+        let name = kept(&cluster, &long, u64::MAX);
+        assert!(name.len() <= MAX_NAME_LEN, "{}", name.len());
+        assert_eq!(parse(&cluster, &name), Origin::Unknown);
+        let (base, until) = split_kept(&name);
+        assert_eq!(until, Some(u64::MAX));
+        assert!(names_pod(&cluster, &long, base));
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         );
     }
 

@@ -141,9 +141,11 @@ impl AddressProvider for EipProvider {
         let core = &self.core;
         let region = core.region(&target.region);
         let _pod = core.locks.lock(&region.name, &target.pod).await;
+        region.state().note_ensure(&target.pod);
         let record = core
             .claim(&region, &target, binding.resource_id.as_deref())
             .await?;
+        let record = core.name_held(&region, &target.pod, record).await;
         let (state, record) = match &target.pod_ip {
             Some(ip) => core.bind(&region, &target.pod, record, ip).await?,
             None => core.unbind(&region, record).await?,
@@ -208,20 +210,50 @@ impl AddressProvider for EipProvider {
         let region = core.region(self.region_of(scope.region.as_deref()));
         core.refresh_if_older(&region, Duration::ZERO).await?;
         let settled = core.started.elapsed() >= core.config.orphan_grace();
-        let sweepable = region.state().sweepable(settled);
-        Ok(sweepable
-            .into_iter()
-            .map(|(record, pod_name)| OwnedResource {
+        let mut state = region.state();
+        let sweepable = state.sweepable(settled);
+        let mut owned = Vec::new();
+        for (record, pod) in sweepable {
+            // A namespace-scoped controller releases only what it can place in its namespace.
+            if let Some(served) = scope.namespace.as_deref()
+                && pod.as_ref().is_none_or(|p| p.namespace != served)
+            {
+                continue;
+            }
+            state.note_swept(&record);
+            owned.push(OwnedResource {
                 resource_id: record.id,
                 region: Some(region.name.clone()),
                 slot: Slot::PodAddress {
-                    pod_name,
+                    pod_name: pod.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
                     port: 0,
                     protocol: Protocol::Tcp,
                 },
                 owner: None,
-            })
-            .collect())
+                namespace: pod.map(|p| p.namespace),
+            });
+        }
+        Ok(owned)
+    }
+
+    /// Releases an EIP that `list_owned` offered and the controller judged unclaimed, unless
+    /// it was claimed since ([`Core::release_orphan`](crate::engine::Core)).
+    async fn release_orphan(&self, resource: &OwnedResource) -> Result<()> {
+        let pod_name = match &resource.slot {
+            Slot::PodAddress { pod_name, .. } => pod_name.clone(),
+            Slot::Port { .. } => String::new(),
+        };
+        let fallback = if pod_name.is_empty() {
+            // Nobody to name: a key of its own, so that it waits for nobody's Pod.
+            PodKey::new("", resource.resource_id.clone())
+        } else {
+            PodKey::new(resource.namespace.clone().unwrap_or_default(), pod_name)
+        };
+        self.core.start_maintenance();
+        let region = self.core.region(self.region_of(resource.region.as_deref()));
+        self.core
+            .release_orphan(&region, &resource.resource_id, fallback)
+            .await
     }
 }
 

@@ -131,6 +131,8 @@ counting_vpc_api! {
             vpc::DisassociateAddressRequest, vpc::DisassociateAddressResponse;
         describe_addresses => "DescribeAddresses", Kind::Read,
             vpc::DescribeAddressesRequest, vpc::DescribeAddressesResponse;
+        modify_address_attribute => "ModifyAddressAttribute", Kind::Write,
+            vpc::ModifyAddressAttributeRequest, vpc::ModifyAddressAttributeResponse;
         describe_address_quota => "DescribeAddressQuota", Kind::Read,
             vpc::DescribeAddressQuotaRequest, vpc::DescribeAddressQuotaResponse;
         describe_task_result => "DescribeTaskResult", Kind::Read,

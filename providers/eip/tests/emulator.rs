@@ -541,3 +541,235 @@ async fn lost_answers_busy_eips_and_failed_tasks_never_allocate_twice() {
     assert_eq!(stats.addresses_allocated, 8, "{stats}");
     assert_nat_eips_untouched(&ground);
 }
+
+/// The kept deadline is in the EIP's name: a provider started over the same cloud (a
+/// restarted controller) keeps the EIP for its Pod until then, gives it back to that Pod
+/// only, and releases it after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_for_survives_a_restart_of_the_provider() {
+    let ground = Ground::start().await;
+    let config = EipProviderConfig {
+        pool: PoolLimits { min: 0, max: 0 },
+        maintenance_interval_ms: 100,
+        ..Default::default()
+    };
+    let with_keep = |mut b: Binding, duration: &str| {
+        b.options = Some(json!({"retention": {"policy": "KeepFor", "duration": duration}}));
+        b
+    };
+    let first = ground.provider(config.clone());
+    let db0 = with_keep(binding("db-0", 5432, Some("10.1.0.10")), "30m");
+    let db1 = with_keep(binding("db-1", 5432, Some("10.1.0.11")), "2s");
+    let results = ensure_all(&first, &[db0.clone(), db1.clone()]).await;
+    assert_bound(&ground, &[db0.clone(), db1.clone()], &results);
+    let db0_eip = results[0].as_ref().unwrap().resource_id.clone();
+    let db1_eip = results[1].as_ref().unwrap().resource_id.clone();
+    release_pods(&first, &[db0.clone(), db1.clone()]).await;
+    let name = ground.ours()[&db0_eip]["AddressName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        name.starts_with(&format!("dac_{CLUSTER}_{NAMESPACE}_db-0_kept-")),
+        "{name}"
+    );
+    drop(first);
+
+    // The restarted provider: its maintenance neither releases db-0's EIP (pool maximum 0)
+    // nor hands it to another Pod.
+    let second = ground.provider(config);
+    second.maintain().await;
+    assert!(ground.ours().contains_key(&db0_eip));
+    let other = second
+        .ensure(&binding("web-0", 80, Some("10.1.0.12")))
+        .await
+        .unwrap();
+    assert_ne!(other.resource_id, db0_eip);
+    // db-0 comes back (its binding status lost, so no hint): the same EIP, renamed for it.
+    let back = second
+        .ensure(&with_keep(binding("db-0", 5432, Some("10.1.0.20")), "30m"))
+        .await
+        .unwrap();
+    assert_eq!(back.resource_id, db0_eip);
+    assert_eq!(back.state, BindingState::Bound);
+    assert_eq!(
+        ground.ours()[&db0_eip]["AddressName"],
+        format!("dac_{CLUSTER}_{NAMESPACE}_db-0")
+    );
+    // db-1's 2 s ran out meanwhile (or soon): released, not given to anyone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ground.ours().contains_key(&db1_eip) {
+        assert!(Instant::now() < deadline, "db-1's EIP was never released");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        second.maintain().await;
+    }
+    assert_nat_eips_untouched(&ground);
+}
+
+/// The write actions of the eip provider.
+const WRITES: [&str; 5] = [
+    "AllocateAddresses",
+    "AssociateAddress",
+    "DisassociateAddress",
+    "ReleaseAddresses",
+    "ModifyAddressAttribute",
+];
+
+/// Ensures `all` until every one is Bound, at most `rounds` times; the last answers.
+async fn ensure_until_bound(
+    provider: &Arc<EipProvider>,
+    all: &[Binding],
+    rounds: usize,
+) -> Vec<dac_provider_api::Result<BindingStatus>> {
+    let mut results = ensure_all(provider, all).await;
+    for _ in 1..rounds {
+        let bound = |r: &dac_provider_api::Result<BindingStatus>| matches!(r, Ok(s) if s.state == BindingState::Bound);
+        if results.iter().all(bound) {
+            break;
+        }
+        results = ensure_all(provider, all).await;
+    }
+    results
+}
+
+/// Releases the Pods of `all` (each Pod's last binding last) until every release succeeded,
+/// at most `rounds` times; the bindings not released.
+async fn release_until_done(
+    provider: &Arc<EipProvider>,
+    all: &[Binding],
+    rounds: usize,
+) -> Vec<Binding> {
+    let mut left = all.to_vec();
+    for _ in 0..rounds {
+        if left.is_empty() {
+            break;
+        }
+        let mut set = JoinSet::new();
+        let mut by_pod: BTreeMap<String, Vec<Binding>> = BTreeMap::new();
+        for b in &left {
+            by_pod
+                .entry(pod_of(b).to_string())
+                .or_default()
+                .push(b.clone());
+        }
+        for (_, ports) in by_pod {
+            let p = Arc::clone(provider);
+            set.spawn(async move {
+                let last = ports.len() - 1;
+                let mut failed = Vec::new();
+                for (i, b) in ports.into_iter().enumerate() {
+                    let release = Binding {
+                        backend: None,
+                        keep_pod_address: i < last,
+                        ..b.clone()
+                    };
+                    if p.release(&release).await.is_err() {
+                        failed.push(b);
+                    }
+                }
+                failed
+            });
+        }
+        left = set.join_all().await.into_iter().flatten().collect();
+    }
+    left
+}
+
+/// An AllocateAddresses whose answer is lost after the cloud allocated is resent with the same
+/// ClientToken, which gets the first answer: one EIP, never two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allocation_lost_in_flight_is_recovered_through_its_client_token() {
+    let ground = Ground::start().await;
+    let provider = ground.provider(EipProviderConfig::default());
+    ground
+        .faults(
+            json!({"action": "AllocateAddresses", "drop": true, "afterApply": true, "count": 1}),
+        )
+        .await;
+    let room = binding("room-0", 7000, Some("10.1.0.10"));
+    let results = ensure_all(&provider, std::slice::from_ref(&room)).await;
+    assert_bound(&ground, std::slice::from_ref(&room), &results);
+    assert_eq!(
+        ground.ours().len(),
+        1,
+        "allocated once: {:?}",
+        ground.ours()
+    );
+    // The lost call and its resend, with one token.
+    assert_eq!(provider.stats().writes_of("AllocateAddresses"), 2);
+    assert_eq!(provider.stats().addresses_allocated, 1);
+}
+
+/// 20 Pods with 2 ports each while a fifth of every write is carried out but unanswered: bound,
+/// moved to new Pod IPs and released, each step once under the faults and then until done
+/// without them. Every step ends with one EIP per Pod, bound to its IP, and after the releases
+/// (pool maximum 0) none of ours is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_writes_converge_without_duplicates_or_leaks() {
+    let ground = Ground::start().await;
+    ground
+        .settings(json!({"eip_quota": 40 + NAT_EIPS, "eip_daily_allocate_limit": 200}))
+        .await;
+    let provider = ground.provider(EipProviderConfig {
+        pool: PoolLimits { min: 0, max: 0 },
+        maintenance_interval_ms: 100,
+        ..Default::default()
+    });
+    let mut all = pods(0, 20, 1);
+    let mut fired = 0;
+    for step in ["bind", "move"] {
+        if step == "move" {
+            all = pods(0, 20, 2);
+        }
+        ground.ambiguous_writes(&WRITES, 0.2).await;
+        for wave in all.chunks(8) {
+            ensure_until_bound(&provider, wave, 1).await;
+        }
+        fired += ground.clear_faults().await;
+        let results = ensure_until_bound(&provider, &all, 10).await;
+        assert_bound(&ground, &all, &results);
+        assert_eq!(ground.ours().len(), 20, "{step}: one EIP per Pod, no more");
+    }
+    ground.ambiguous_writes(&WRITES, 0.2).await;
+    release_until_done(&provider, &all, 1).await;
+    fired += ground.clear_faults().await;
+    let left = release_until_done(&provider, &all, 10).await;
+    assert!(left.is_empty(), "not released: {left:?}");
+    // Whatever went back to the pool for a lost answer is trimmed away (pool maximum 0).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ground.ours().is_empty() {
+        assert!(Instant::now() < deadline, "leaked: {:?}", ground.ours());
+        provider.maintain().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_nat_eips_untouched(&ground);
+    println!(
+        "40 bindings under ambiguous writes ({fired} answers lost): {}",
+        provider.stats()
+    );
+}
+
+/// The realistic profile's EIP tasks (1-2 s each): allocate, associate, move and release four
+/// Pods with two ports each without a failed call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clouds_real_timings_are_ridden_out() {
+    let ground = Ground(Emulated::start_realistic().await);
+    let provider = ground.provider(EipProviderConfig {
+        pool: PoolLimits { min: 0, max: 0 },
+        ..Default::default()
+    });
+    let first = pods(0, 4, 1);
+    let results = ensure_all(&provider, &first).await;
+    assert_bound(&ground, &first, &results);
+    let moved = pods(0, 4, 2);
+    let results = ensure_all(&provider, &moved).await;
+    assert_bound(&ground, &moved, &results);
+    assert!(release_until_done(&provider, &moved, 1).await.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ground.ours().is_empty() {
+        assert!(Instant::now() < deadline, "left: {:?}", ground.ours());
+        provider.maintain().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("4 Pods x 2 ports at the cloud's pace: {}", provider.stats());
+}

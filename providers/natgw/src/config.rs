@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use dac_provider_api::PortRange;
 use dac_provider_support::config::{OutOfRange, within};
+use dac_provider_support::marker::Charset;
 use serde::{Deserialize, Serialize};
 
 use crate::marker;
@@ -56,6 +57,11 @@ pub struct NatgwProviderConfig {
     /// Identifies this cluster in rule descriptions, so that two clusters sharing an account
     /// never take each other's rules for their own: 1-20 of `[A-Za-z0-9-]`.
     pub cluster_id: String,
+    /// The one namespace the controller serves (`--namespace`); `None` when it serves all.
+    /// Rules whose marker names another namespace are then never used or released, and a
+    /// binding whose slot one of them holds is a `PortConflict` instead of a wait for a release
+    /// that this controller would never make.
+    pub namespace: Option<String>,
     /// The gateways slots may be placed on. Only these are written to: a binding naming another
     /// gateway is refused, so the config is the operator's allow-list.
     pub gateways: Vec<GatewayConfig>,
@@ -75,8 +81,8 @@ pub struct NatgwProviderConfig {
     pub max_modifies_per_round: usize,
     /// How long a gateway's state and EIPs (DescribeNatGateways) are reused.
     pub gateway_cache_ttl_ms: u64,
-    /// How long the count of rules that are not ours is reused for capacity; rounds refresh it
-    /// for free.
+    /// How long a gateway's rules are reused for capacity and the slots others hold; rounds
+    /// refresh them for free.
     pub rule_count_cache_ttl_ms: u64,
 }
 
@@ -85,6 +91,7 @@ impl Default for NatgwProviderConfig {
         Self {
             region: String::new(),
             cluster_id: String::new(),
+            namespace: None,
             gateways: Vec::new(),
             batch_window_ms: 200,
             max_batch_jobs: 500,
@@ -104,6 +111,8 @@ pub enum ConfigError {
     MissingRegion,
     #[error("providers.natgw: cluster id {0:?} must be 1-{max} of [A-Za-z0-9-]", max = marker::MAX_CLUSTER_ID_LEN)]
     InvalidClusterId(String),
+    #[error("providers.natgw: namespace {0:?} is not a namespace name")]
+    InvalidNamespace(String),
     #[error("providers.natgw lists no gateways")]
     NoGateways,
     #[error("providers.natgw.gateways: {0:?} is not a NAT gateway id (nat-...)")]
@@ -140,6 +149,11 @@ impl NatgwProviderConfig {
         }
         if !marker::valid_cluster_id(&self.cluster_id) {
             return Err(ConfigError::InvalidClusterId(self.cluster_id.clone()));
+        }
+        if let Some(ns) = &self.namespace
+            && !Charset::DnsLabel.accepts(ns)
+        {
+            return Err(ConfigError::InvalidNamespace(ns.clone()));
         }
         if self.gateways.is_empty() {
             return Err(ConfigError::NoGateways);

@@ -6,7 +6,7 @@
 //! condition reason.
 use std::time::Duration;
 
-use dac_provider_api::ProviderError;
+use dac_provider_api::{FrontendProblem, ProviderError};
 use dac_tencentcloud::{Error, ErrorKind};
 
 /// Condition reasons: the shared ones, and those this provider adds.
@@ -129,6 +129,29 @@ pub(crate) fn map(err: &Error, stage: Stage, gateway: &str) -> ProviderError {
     }
 }
 
+/// How a failed read about one gateway bears on it as a frontend: `Ok` with its problem when
+/// the failure is about that gateway (it is gone, or cannot be read now), `Err` when it says
+/// nothing about any gateway in particular (throttling that outlasted the retries,
+/// credentials), so that the whole `frontends` call fails instead.
+pub(crate) fn frontend_problem(
+    err: &Error,
+    gateway: &str,
+) -> std::result::Result<FrontendProblem, ProviderError> {
+    if is_gateway_not_found(err) {
+        return Ok(FrontendProblem::gone(
+            reason::NAT_GATEWAY_NOT_FOUND,
+            format!("NAT gateway {gateway} does not exist in this region: {err}"),
+        ));
+    }
+    match err.kind() {
+        ErrorKind::Throttled | ErrorKind::Auth => Err(map(err, Stage::Read, gateway)),
+        _ => Ok(FrontendProblem::unavailable(
+            reason::CLOUD_RETRYING,
+            format!("reading NAT gateway {gateway} failed: {err}"),
+        )),
+    }
+}
+
 /// Whether a call the cloud refused as a whole may succeed for part of its rules: then the
 /// batch is split until the offending rule is alone, so that only its binding fails. Not for
 /// errors that concern the gateway or the account (missing gateway, throttling, credentials).
@@ -219,6 +242,17 @@ mod tests {
         ] {
             assert!(!worth_splitting(&api(code)), "{code}");
         }
+    }
+
+    #[test]
+    fn frontend_read_failures_are_about_the_gateway_unless_they_concern_everyone() {
+        let gone = frontend_problem(&api("ResourceNotFound"), "nat-1").unwrap();
+        assert!(gone.gone);
+        assert_eq!(gone.reason, reason::NAT_GATEWAY_NOT_FOUND);
+        let internal = frontend_problem(&api("InternalError"), "nat-1").unwrap();
+        assert!(!internal.gone);
+        assert!(frontend_problem(&api("RequestLimitExceeded"), "nat-1").is_err());
+        assert!(frontend_problem(&api("AuthFailure"), "nat-1").is_err());
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! The reads: NAT gateways (state and EIPs, cached) and a gateway's DNAT rules (paged).
+//!
+//! Only a gateway that exists and is AVAILABLE is cached: one the cloud does not list, or that
+//! is busy (`UPDATING`) or broken, is asked about again at every read, because the controller
+//! confirms that a gateway is gone by two reads some seconds apart and a busy one soon is not.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use dac_provider_api::Result;
 use dac_provider_support::ttl_cache::TtlCache;
@@ -7,7 +12,6 @@ use dac_tencentcloud::models::vpc;
 
 use crate::config::NatgwProviderConfig;
 use crate::errors::{self, Stage};
-use crate::marker;
 use crate::rule::RuleView;
 use crate::stats::CountingVpc;
 
@@ -19,7 +23,9 @@ const RULES_PAGE: i64 = 100;
 /// What the provider needs to know about a gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct GatewayInfo {
-    /// `AVAILABLE` when usable.
+    /// `AVAILABLE` when usable; `UPDATING` for a while during changes (transient), `PENDING`
+    /// while it is created, `DELETING`, `PENDFAILURE`, `DELETEFAILURE`, `DENIED` otherwise
+    /// (tccli `api.json`, `NatGateway.State`).
     pub state: String,
     /// Its EIPs' addresses, in the cloud's order.
     pub eips: Vec<String>,
@@ -28,6 +34,11 @@ pub(crate) struct GatewayInfo {
 impl GatewayInfo {
     pub fn is_available(&self) -> bool {
         self.state == "AVAILABLE"
+    }
+
+    /// A state it leaves by itself soon.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.state.as_str(), "UPDATING" | "PENDING")
     }
 }
 
@@ -38,15 +49,16 @@ pub(crate) type GatewayKey = (String, String);
 #[derive(Debug)]
 pub(crate) struct Caches {
     pub gateways: TtlCache<GatewayKey, GatewayInfo>,
-    /// Rules on a gateway that are not this cluster's: the part of the rule limit we cannot use.
-    pub foreign_rules: TtlCache<GatewayKey, u32>,
+    /// A gateway's rules as last described: capacity and the slots others hold are read from
+    /// them.
+    pub rules: TtlCache<GatewayKey, Arc<Rules>>,
 }
 
 impl Caches {
     pub fn new(config: &NatgwProviderConfig) -> Self {
         Self {
             gateways: TtlCache::new(config.gateway_cache_ttl()),
-            foreign_rules: TtlCache::new(config.rule_count_cache_ttl()),
+            rules: TtlCache::new(config.rule_count_cache_ttl()),
         }
     }
 }
@@ -99,9 +111,11 @@ pub(crate) async fn lookup(
                     .filter_map(|a| a.public_ip_address)
                     .collect(),
             };
-            caches
-                .gateways
-                .insert((region.to_string(), id.clone()), info.clone());
+            if info.is_available() {
+                caches
+                    .gateways
+                    .insert((region.to_string(), id.clone()), info.clone());
+            }
             found.insert(id, info);
         }
     }
@@ -130,27 +144,25 @@ pub(crate) struct Rules {
     pub total: usize,
 }
 
-impl Rules {
-    /// Rules that are not this cluster's.
-    pub fn foreign(&self, cluster: &str) -> u32 {
-        let ours = self
-            .rules
-            .iter()
-            .filter(|r| marker::parse(cluster, &r.description).is_ours())
-            .count();
-        u32::try_from(self.total.saturating_sub(ours)).unwrap_or(u32::MAX)
-    }
-}
-
-/// All rules of `gateway`, page by page; refreshes the foreign-rule count on the way, since it
-/// is free here.
+/// All rules of `gateway`, page by page; refreshes the cache of them on the way.
 pub(crate) async fn rules(
     api: &CountingVpc,
     caches: &Caches,
-    cluster: &str,
     region: &str,
     gateway: &str,
-) -> Result<Rules> {
+) -> Result<Arc<Rules>> {
+    describe_rules(api, caches, region, gateway)
+        .await
+        .map_err(|e| errors::map(&e, Stage::Read, gateway))
+}
+
+/// The same, with the client's error as it is (so that a caller can tell what it is about).
+pub(crate) async fn describe_rules(
+    api: &CountingVpc,
+    caches: &Caches,
+    region: &str,
+    gateway: &str,
+) -> dac_tencentcloud::Result<Arc<Rules>> {
     let mut out = Rules::default();
     let mut offset = 0;
     loop {
@@ -160,10 +172,7 @@ pub(crate) async fn rules(
             limit: Some(RULES_PAGE),
             ..Default::default()
         };
-        let resp = api
-            .describe_rules(region, &req)
-            .await
-            .map_err(|e| errors::map(&e, Stage::Read, gateway))?;
+        let resp = api.describe_rules(region, &req).await?;
         let set = resp.nat_gateway_destination_ip_port_translation_nat_rule_set;
         let page = set.len() as i64;
         // NatGatewayIds narrows the answer to one gateway; the per-rule id is checked anyway
@@ -180,26 +189,23 @@ pub(crate) async fn rules(
             break;
         }
     }
-    caches.foreign_rules.insert(
-        (region.to_string(), gateway.to_string()),
-        out.foreign(cluster),
-    );
+    let out = Arc::new(out);
+    caches
+        .rules
+        .insert((region.to_string(), gateway.to_string()), Arc::clone(&out));
     Ok(out)
 }
 
-/// Rules on `gateway` that are not ours, from the cache or a describe.
-pub(crate) async fn foreign_rules(
+/// A gateway's rules, from the cache or a describe.
+pub(crate) async fn cached_rules(
     api: &CountingVpc,
     caches: &Caches,
-    cluster: &str,
     region: &str,
     gateway: &str,
-) -> Result<u32> {
+) -> dac_tencentcloud::Result<Arc<Rules>> {
     let key = (region.to_string(), gateway.to_string());
-    if let Some(count) = caches.foreign_rules.get(&key) {
-        return Ok(count);
+    if let Some(rules) = caches.rules.get(&key) {
+        return Ok(rules);
     }
-    Ok(rules(api, caches, cluster, region, gateway)
-        .await?
-        .foreign(cluster))
+    describe_rules(api, caches, region, gateway).await
 }

@@ -2,20 +2,22 @@
 //! queues; the reads for capacity and ownership (`frontends`, `list_owned`) go straight to the
 //! cloud, through the caches.
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use dac_provider_api::{
-    AddressProvider, AllocationMode, Binding, BindingKey, BindingStatus, Frontend, OwnedResource,
-    ProviderError, Result, Scope, Slot,
+    AddressProvider, AllocationMode, Binding, BindingKey, BindingStatus, Frontend, FrontendProblem,
+    OwnedResource, ProviderError, Result, Scope, Slot, TakenSlot,
 };
+use dac_provider_support::marker::HashedOwners;
+use dac_provider_support::sweep::SweepGuard;
 use dac_tencentcloud::VpcApi;
 
 use crate::config::{ConfigError, GatewayConfig, NatgwProviderConfig};
-use crate::errors::reason;
+use crate::errors::{self, reason};
 use crate::gateways::{self, Caches};
 use crate::marker::{self, Ownership};
-use crate::queue::{self, EnsureJob, PrivateSide, Queues, ReleaseJob, WorkerEnv};
+use crate::queue::{self, EnsureJob, PrivateSide, Queues, ReleaseJob, WorkerEnv, sweep_key};
 use crate::rule::{self, PublicSide};
 use crate::stats::{CountingVpc, NatgwStats};
 
@@ -24,10 +26,10 @@ pub struct NatgwProvider {
     config: NatgwProviderConfig,
     api: Arc<CountingVpc>,
     caches: Arc<Caches>,
+    /// What the workers share with the provider: the hashed owners seen since start (so that
+    /// `list_owned` can name them) and the orphan sweep's guard.
+    env: Arc<WorkerEnv>,
     queues: Queues,
-    /// Keys whose marker is the hashed form, by marker, as seen by `ensure`/`release` since
-    /// start, so that `list_owned` can name their owners.
-    hashed_owners: Mutex<HashMap<String, BindingKey>>,
 }
 
 impl std::fmt::Debug for NatgwProvider {
@@ -90,13 +92,16 @@ impl NatgwProvider {
             max_rules_per_call: config.max_rules_per_call,
             rule_limit: config.rule_limit(),
             max_modifies_per_round: config.max_modifies_per_round,
+            namespace: config.namespace.clone(),
+            owners: HashedOwners::default(),
+            sweep: SweepGuard::default(),
         });
         Ok(Self {
-            queues: queue::queues(env),
+            queues: queue::queues(Arc::clone(&env)),
+            env,
             config,
             api,
             caches,
-            hashed_owners: Mutex::new(HashMap::new()),
         })
     }
 
@@ -117,11 +122,23 @@ impl NatgwProvider {
     /// The marker of `key`, remembering hashed ones so that `list_owned` can name them.
     fn marker_remembered(&self, key: &BindingKey) -> String {
         let description = self.marker_for(key);
-        if marker::parse(&self.config.cluster_id, &description) == Ownership::OwnedUnknown {
-            let mut owners = self.hashed_owners.lock().unwrap_or_else(|e| e.into_inner());
-            owners.insert(description.clone(), key.clone());
-        }
+        let parsed = marker::parse(&self.config.cluster_id, &description);
+        self.env.owners.remember(&description, &parsed, key);
         description
+    }
+
+    fn scope_cluster<'a>(&'a self, scope: &'a Scope) -> &'a str {
+        if scope.cluster.is_empty() {
+            &self.config.cluster_id
+        } else {
+            &scope.cluster
+        }
+    }
+
+    /// Whose a rule with this description is, as `scope` sees it.
+    fn ownership(&self, scope: &Scope, description: &str) -> Ownership {
+        let parsed = marker::parse(self.scope_cluster(scope), description);
+        self.env.owners.resolve(description, parsed)
     }
 
     /// A configured gateway, or the user-facing error for one that is not.
@@ -153,81 +170,142 @@ impl NatgwProvider {
         }
     }
 
-    /// The gateways of `scope`: those it names (each must be configured), else every configured
-    /// one; narrowed to `scope.region` when it names one.
-    fn scoped_gateways(&self, scope: &Scope) -> Result<Vec<&GatewayConfig>> {
+    /// The gateways of `scope` that are configured: those it names, else every configured one;
+    /// narrowed to `scope.region` when it names one. A named gateway that cannot be served (not
+    /// configured, or configured in another region) comes back as its problem.
+    fn scoped_gateways<'a>(
+        &'a self,
+        scope: &Scope,
+    ) -> Vec<std::result::Result<&'a GatewayConfig, Frontend>> {
         let region = scope.region.as_deref().filter(|r| !r.is_empty());
         if scope.frontend_ids.is_empty() {
-            return Ok(self
+            return self
                 .config
                 .gateways
                 .iter()
                 .filter(|g| region.is_none_or(|r| self.config.region_of(g) == r))
-                .collect());
+                .map(Ok)
+                .collect();
         }
-        let mut out: Vec<&GatewayConfig> = Vec::new();
+        let mut out: Vec<std::result::Result<&GatewayConfig, Frontend>> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
         for id in &scope.frontend_ids {
-            let g = self.configured(id)?;
-            if let Some(r) = region
-                && self.config.region_of(g) != r
-            {
-                return Err(ProviderError::user_fixable(
-                    reason::NAT_GATEWAY_NOT_FOUND,
-                    format!(
-                        "NAT gateway {id} is configured in region {}, not {r}",
-                        self.config.region_of(g)
-                    ),
-                ));
+            if seen.contains(&id.as_str()) {
+                continue;
             }
-            if !out.iter().any(|o| o.id == g.id) {
-                out.push(g);
-            }
+            seen.push(id);
+            let entry = match self.configured(id) {
+                Err(err) => Err(Frontend::with_problem(
+                    id.clone(),
+                    FrontendProblem::unavailable(err.reason(), err.message()),
+                )),
+                Ok(g) => match region {
+                    Some(r) if self.config.region_of(g) != r => Err(Frontend::with_problem(
+                        id.clone(),
+                        FrontendProblem::unavailable(
+                            reason::NAT_GATEWAY_NOT_CONFIGURED,
+                            format!(
+                                "NAT gateway {id} is configured in region {}, not {r}",
+                                self.config.region_of(g)
+                            ),
+                        ),
+                    )),
+                    _ => Ok(g),
+                },
+            };
+            out.push(entry);
         }
-        Ok(out)
+        out
     }
 
-    /// One gateway as a frontend, given what DescribeNatGateways said about it.
+    /// One gateway as a frontend, given what DescribeNatGateways said about it: its EIPs, its
+    /// capacity net of what others hold, and the slots they hold; or the problem that keeps new
+    /// slots off it.
     async fn frontend(
         &self,
+        scope: &Scope,
         g: &GatewayConfig,
         info: Option<&gateways::GatewayInfo>,
     ) -> Result<Frontend> {
         let region = self.config.region_of(g);
-        let info = info.ok_or_else(|| {
-            ProviderError::user_fixable(
-                reason::NAT_GATEWAY_NOT_FOUND,
-                format!("NAT gateway {} does not exist in region {region}", g.id),
-            )
-        })?;
+        let Some(info) = info else {
+            return Ok(Frontend::with_problem(
+                g.id.clone(),
+                FrontendProblem::gone(
+                    reason::NAT_GATEWAY_NOT_FOUND,
+                    format!("NAT gateway {} does not exist in region {region}", g.id),
+                ),
+            ));
+        };
         if !info.is_available() {
-            return Err(ProviderError::user_fixable(
-                reason::NAT_GATEWAY_NOT_AVAILABLE,
-                format!("NAT gateway {} is {}, not AVAILABLE", g.id, info.state),
+            let transient = if info.is_transient() {
+                " (it should be back soon)"
+            } else {
+                ""
+            };
+            return Ok(Frontend::with_problem(
+                g.id.clone(),
+                FrontendProblem::unavailable(
+                    reason::NAT_GATEWAY_NOT_AVAILABLE,
+                    format!(
+                        "NAT gateway {} is {}, not AVAILABLE{transient}",
+                        g.id, info.state
+                    ),
+                ),
             ));
         }
         let public_ips = if g.eips.is_empty() {
             info.eips.clone()
         } else {
             if let Some(stray) = g.eips.iter().find(|ip| !info.eips.contains(ip)) {
-                return Err(ProviderError::user_fixable(
-                    reason::EIP_NOT_ON_NAT_GATEWAY,
-                    format!(
-                        "configured EIP {stray} is not an EIP of NAT gateway {} (it has {})",
-                        g.id,
-                        info.eips.join(", ")
+                return Ok(Frontend::with_problem(
+                    g.id.clone(),
+                    FrontendProblem::unavailable(
+                        reason::EIP_NOT_ON_NAT_GATEWAY,
+                        format!(
+                            "configured EIP {stray} is not an EIP of NAT gateway {} (it has {})",
+                            g.id,
+                            info.eips.join(", ")
+                        ),
                     ),
                 ));
             }
             g.eips.clone()
         };
-        let cluster = &self.config.cluster_id;
-        let foreign =
-            gateways::foreign_rules(&self.api, &self.caches, cluster, region, &g.id).await?;
+        let rules = match gateways::cached_rules(&self.api, &self.caches, region, &g.id).await {
+            Ok(rules) => rules,
+            Err(err) => {
+                let problem = errors::frontend_problem(&err, &g.id)?;
+                return Ok(Frontend::with_problem(g.id.clone(), problem));
+            }
+        };
+        let served = scope.namespace.as_deref();
+        let ours = rules
+            .rules
+            .iter()
+            .filter(|r| !self.ownership(scope, &r.description).is_foreign_to(served))
+            .count();
+        let foreign = u32::try_from(rules.total.saturating_sub(ours)).unwrap_or(u32::MAX);
+        let mut taken: Vec<TakenSlot> = rules
+            .rules
+            .iter()
+            .filter(|r| self.ownership(scope, &r.description).is_foreign_to(served))
+            .map(|r| TakenSlot {
+                public_ip: Some(r.public.ip.clone()),
+                port: r.public.port,
+                protocol: r.public.protocol,
+            })
+            .collect();
+        taken.sort();
         Ok(Frontend {
             id: g.id.clone(),
             public_ips,
             capacity: self.config.rule_limit().saturating_sub(foreign),
             port_range: Some(g.port_range()),
+            taken,
+            problem: None,
+            tags: Default::default(),
+            display: Default::default(),
         })
     }
 }
@@ -243,10 +321,10 @@ impl AddressProvider for NatgwProvider {
     }
 
     async fn frontends(&self, scope: &Scope) -> Result<Vec<Frontend>> {
-        let scoped = self.scoped_gateways(scope)?;
+        let scoped = self.scoped_gateways(scope);
         // One DescribeNatGateways per region (usually one), through the cache.
         let mut by_region: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for g in &scoped {
+        for g in scoped.iter().filter_map(|g| g.as_ref().ok()) {
             by_region
                 .entry(self.config.region_of(g))
                 .or_default()
@@ -259,9 +337,14 @@ impl AddressProvider for NatgwProvider {
             }
         }
         let mut frontends = Vec::with_capacity(scoped.len());
-        for g in scoped {
-            let info = infos.get(&(self.config.region_of(g), g.id.clone()));
-            frontends.push(self.frontend(g, info).await?);
+        for entry in scoped {
+            match entry {
+                Ok(g) => {
+                    let info = infos.get(&(self.config.region_of(g), g.id.clone()));
+                    frontends.push(self.frontend(scope, g, info).await?);
+                }
+                Err(problem) => frontends.push(problem),
+            }
         }
         Ok(frontends)
     }
@@ -320,6 +403,7 @@ impl AddressProvider for NatgwProvider {
             key: binding.key.clone(),
             public,
             by_id,
+            orphan: None,
         };
         self.marker_remembered(&binding.key);
         let region = self.region_for(slot.gateway, binding.region.as_deref());
@@ -331,16 +415,12 @@ impl AddressProvider for NatgwProvider {
     }
 
     async fn list_owned(&self, scope: &Scope) -> Result<Vec<OwnedResource>> {
-        let cluster = if scope.cluster.is_empty() {
-            self.config.cluster_id.as_str()
-        } else {
-            scope.cluster.as_str()
-        };
         // Named gateways are listed even when no longer configured: what this cluster left on
         // them must still be found to be released.
         let targets: Vec<(String, &str)> = if scope.frontend_ids.is_empty() {
-            self.scoped_gateways(scope)?
+            self.scoped_gateways(scope)
                 .into_iter()
+                .filter_map(|g| g.ok())
                 .map(|g| (g.id.clone(), self.config.region_of(g)))
                 .collect()
         } else {
@@ -350,40 +430,79 @@ impl AddressProvider for NatgwProvider {
                 .map(|id| (id.clone(), self.region_for(id, scope.region.as_deref())))
                 .collect()
         };
-        let hashed = self
-            .hashed_owners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let mut owned = Vec::new();
         for (gateway, region) in targets {
-            let rules =
-                match gateways::rules(&self.api, &self.caches, cluster, region, &gateway).await {
-                    Ok(rules) => rules,
-                    // Nothing can be left on a gateway that does not exist.
-                    Err(err) if err.reason() == reason::NAT_GATEWAY_NOT_FOUND => continue,
-                    Err(err) => return Err(err),
-                };
-            for r in rules.rules {
-                let owner = match marker::parse(cluster, &r.description) {
-                    Ownership::Foreign => continue,
+            let rules = match gateways::rules(&self.api, &self.caches, region, &gateway).await {
+                Ok(rules) => rules,
+                // Nothing can be left on a gateway that does not exist.
+                Err(err) if err.reason() == reason::NAT_GATEWAY_NOT_FOUND => continue,
+                Err(err) => return Err(err),
+            };
+            for r in &rules.rules {
+                let ownership = self.ownership(scope, &r.description);
+                // Someone else's, or (for a namespace-scoped controller) another namespace's:
+                // never this controller's to release.
+                if ownership.is_foreign_to(scope.namespace.as_deref()) {
+                    continue;
+                }
+                let owner = match ownership {
                     Ownership::Owned(key) => Some(key),
-                    Ownership::OwnedUnknown => hashed.get(&r.description).cloned(),
+                    _ => None,
                 };
+                let resource_id = rule::resource_id(&gateway, &r.public);
+                self.env
+                    .sweep
+                    .listed(&sweep_key(region, &resource_id), &r.description);
                 owned.push(OwnedResource {
-                    resource_id: rule::resource_id(&gateway, &r.public),
+                    resource_id,
                     region: Some(region.to_string()),
                     slot: Slot::Port {
                         frontend_id: gateway.clone(),
-                        public_ip: Some(r.public.ip),
+                        public_ip: Some(r.public.ip.clone()),
                         port: r.public.port,
                         protocol: r.public.protocol,
                     },
+                    namespace: owner.as_ref().map(|k| k.namespace.clone()),
                     owner,
                 });
             }
         }
         Ok(owned)
+    }
+
+    /// Deletes the rule `resource` names, on its gateway's queue, only if it still carries the
+    /// description the listing saw and no ensure has used its slot since; anything else is
+    /// left alone (and logged). A rule this provider never listed is left alone too: the next
+    /// sweep lists it again.
+    async fn release_orphan(&self, resource: &OwnedResource) -> Result<()> {
+        let Some((gateway, public)) = rule::parse_resource_id(&resource.resource_id) else {
+            return Err(ProviderError::permanent(format!(
+                "{:?} is not a DNAT rule id of the natgw provider",
+                resource.resource_id
+            )));
+        };
+        let region = self.region_for(&gateway, resource.region.as_deref());
+        let key = sweep_key(region, &resource.resource_id);
+        let Some(listing) = self.env.sweep.listing(&key) else {
+            tracing::info!(
+                rule = %resource.resource_id,
+                "not releasing a DNAT rule this provider has not listed as an orphan"
+            );
+            return Ok(());
+        };
+        let job = ReleaseJob {
+            key: resource
+                .owner
+                .clone()
+                .unwrap_or_else(|| BindingKey::new("", "")),
+            public: public.clone(),
+            by_id: Some(public),
+            orphan: Some(listing),
+        };
+        match self.queues.release(region, &gateway, job).await {
+            Err(err) if err.reason() == reason::NAT_GATEWAY_NOT_FOUND => Ok(()),
+            other => other,
+        }
     }
 }
 

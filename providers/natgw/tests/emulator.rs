@@ -415,14 +415,23 @@ async fn foreign_rules_are_conflicts_and_never_touched() {
     // Capacity counts the console's rule against us, not our own.
     let frontends = provider.frontends(&Scope::default()).await.unwrap();
     assert_eq!(frontends[0].capacity, 199);
+    // ... and lists its slot as taken.
+    let taken: Vec<(Option<&str>, u16)> = frontends[0]
+        .taken
+        .iter()
+        .map(|t| (t.public_ip.as_deref(), t.port))
+        .collect();
+    assert_eq!(taken, [(Some(EIPS[0]), 30000)]);
     let missing = provider
         .frontends(&Scope {
             frontend_ids: vec!["nat-doesnotexist".into()],
             ..Default::default()
         })
         .await
-        .unwrap_err();
-    assert_eq!(missing.reason(), reason::NAT_GATEWAY_NOT_CONFIGURED);
+        .unwrap();
+    let problem = missing[0].problem.clone().expect("a problem");
+    assert_eq!(problem.reason, reason::NAT_GATEWAY_NOT_CONFIGURED);
+    assert!(!problem.gone);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -523,4 +532,245 @@ async fn busy_gateways_and_throttling_are_ridden_through() {
     // Every injected fault fired (they are removed once used up).
     let faults = ground.get("faults").await;
     assert_eq!(faults["faults"], json!([]), "{faults}");
+}
+
+/// The write actions of the natgw provider.
+const WRITES: [&str; 3] = [
+    "CreateNatGatewayDestinationIpPortTranslationNatRule",
+    "DeleteNatGatewayDestinationIpPortTranslationNatRule",
+    "ModifyNatGatewayDestinationIpPortTranslationNatRule",
+];
+
+/// Ensures `all` until every one is answered Ok, at most `rounds` times; what is left.
+async fn ensure_until_done(
+    provider: &Arc<NatgwProvider>,
+    all: &[Binding],
+    rounds: usize,
+) -> Vec<Binding> {
+    let mut left = all.to_vec();
+    for _ in 0..rounds {
+        if left.is_empty() {
+            break;
+        }
+        let results = ensure_all(provider, &left).await;
+        left = left
+            .into_iter()
+            .zip(results)
+            .filter(|(_, r)| r.is_err())
+            .map(|(b, _)| b)
+            .collect();
+    }
+    left
+}
+
+/// Releases `all` until every release succeeded, at most `rounds` times; what is left.
+async fn release_until_done(
+    provider: &Arc<NatgwProvider>,
+    all: &[Binding],
+    rounds: usize,
+) -> Vec<Binding> {
+    let mut left = all.to_vec();
+    for _ in 0..rounds {
+        if left.is_empty() {
+            break;
+        }
+        let mut set = JoinSet::new();
+        for (i, b) in left.iter().cloned().enumerate() {
+            let p = Arc::clone(provider);
+            set.spawn(async move { (i, p.release(&b).await) });
+        }
+        let mut results = set.join_all().await;
+        results.sort_by_key(|(i, _)| *i);
+        left = left
+            .into_iter()
+            .zip(results)
+            .filter(|(_, (_, r))| r.is_err())
+            .map(|(b, _)| b)
+            .collect();
+    }
+    left
+}
+
+/// A DNAT rule created but not answered (the connection dropped after the cloud acted) is
+/// found by its description at the next ensure: never created twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_created_but_unanswered_is_found_by_its_description() {
+    let ground = Ground::start().await;
+    let provider = ground.provider();
+    ground
+        .admin(
+            "faults",
+            json!({"action": WRITES[0], "drop": true, "afterApply": true, "count": 1}),
+        )
+        .await;
+    let b = binding(
+        "lost",
+        EIPS[0],
+        30900,
+        Protocol::Tcp,
+        Some(("10.1.0.9", 7000)),
+    );
+    assert!(provider.ensure(&b).await.unwrap_err().is_retryable());
+    assert_eq!(
+        provider.ensure(&b).await.unwrap().state,
+        BindingState::Bound
+    );
+    assert_cloud_matches(&ground, &provider, std::slice::from_ref(&b)).await;
+    assert_eq!(provider.stats().writes_of(action::CREATE), 1);
+}
+
+/// 20 Pods with 2 ports each while a fifth of every write is carried out but unanswered:
+/// bound in waves, moved to new Pod IPs, released; each step once under the faults, then
+/// until done without them. Every step ends with exactly the rules the bindings want, and
+/// after the releases none is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_writes_converge_without_duplicates_or_leaks() {
+    let ground = Ground::start().await;
+    let provider = ground.provider();
+    let mut all = pod_bindings(20);
+    let mut fired = 0;
+    for step in ["bind", "move"] {
+        if step == "move" {
+            for b in &mut all {
+                let backend = b.backend.as_mut().unwrap();
+                backend.pod_ip = backend.pod_ip.replace("10.1.", "10.2.");
+            }
+        }
+        ground.ambiguous_writes(&WRITES, 0.2).await;
+        // Waves of four: more rounds (more writes to hit), and moves by Modify.
+        for wave in all.chunks(4) {
+            ensure_until_done(&provider, wave, 1).await;
+        }
+        fired += ground.clear_faults().await;
+        let left = ensure_until_done(&provider, &all, 10).await;
+        assert!(left.is_empty(), "{step}: not done: {left:?}");
+        assert_cloud_matches(&ground, &provider, &all).await;
+    }
+    ground.ambiguous_writes(&WRITES, 0.2).await;
+    for wave in all.chunks(4) {
+        release_until_done(&provider, wave, 1).await;
+    }
+    fired += ground.clear_faults().await;
+    let left = release_until_done(&provider, &all, 10).await;
+    assert!(left.is_empty(), "not released: {left:?}");
+    assert_eq!(ground.rules().await, Vec::new(), "leaked");
+    println!(
+        "40 bindings under ambiguous writes ({fired} answers lost): {}",
+        provider.stats()
+    );
+}
+
+/// A gateway UPDATING is reported unavailable and its bindings wait; once AVAILABLE again they
+/// bind. A gateway busy for a moment after each write (`dnat_update_ms`) is ridden through by
+/// the client's busy retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_updating_or_briefly_busy_is_waited_for() {
+    let ground = Ground::start().await;
+    ground
+        .admin(&format!("nat-gateways/{GW}"), json!({"state": "UPDATING"}))
+        .await;
+    let provider = ground.provider();
+    let frontends = provider.frontends(&Scope::default()).await.unwrap();
+    let problem = frontends[0]
+        .problem
+        .clone()
+        .expect("unavailable while UPDATING");
+    assert!(!problem.gone);
+    assert_eq!(problem.reason, reason::NAT_GATEWAY_NOT_AVAILABLE);
+    let b = binding(
+        "busy-0",
+        EIPS[0],
+        30700,
+        Protocol::Tcp,
+        Some(("10.1.0.70", 7000)),
+    );
+    let err = provider.ensure(&b).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    ground
+        .admin(&format!("nat-gateways/{GW}"), json!({"state": "AVAILABLE"}))
+        .await;
+    assert_eq!(
+        provider.ensure(&b).await.unwrap().state,
+        BindingState::Bound
+    );
+    assert_eq!(
+        provider.frontends(&Scope::default()).await.unwrap()[0].problem,
+        None
+    );
+
+    // Busy for 300 ms after every write: writes one after the other meet it, and wait.
+    ground
+        .admin("settings", json!({"dnat_update_ms": 300}))
+        .await;
+    let more: Vec<Binding> = (0..3)
+        .map(|i| {
+            let ip = format!("10.1.0.{}", 71 + i);
+            binding(
+                &format!("busy-{}", i + 1),
+                EIPS[0],
+                30701 + i,
+                Protocol::Tcp,
+                Some((&ip, 7000)),
+            )
+        })
+        .collect();
+    for b in &more {
+        assert_eq!(
+            provider.ensure(b).await.unwrap().state,
+            BindingState::Bound,
+            "{}",
+            b.key
+        );
+    }
+    let mut all = vec![b];
+    all.extend(more);
+    assert_cloud_matches(&ground, &provider, &all).await;
+}
+
+/// A Pod address that another rule already forwards to (`NatGatewayRulePipExists`, when the
+/// cloud checks it): the user's to fix when a stranger's rule holds it, a wait when one of
+/// this cluster's (being released) does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_address_another_rule_forwards_to() {
+    let ground = Ground::start().await;
+    ground
+        .admin("settings", json!({"dnat_create_checks_private_side": true}))
+        .await;
+    let provider = ground.provider();
+    let console = binding("console", EIPS[1], 30800, Protocol::Tcp, None);
+    ground
+        .create_rule_directly(&console, "10.1.0.80", "made in the console")
+        .await;
+    let mine = binding(
+        "pip-0",
+        EIPS[0],
+        30801,
+        Protocol::Tcp,
+        Some(("10.1.0.80", 7000)),
+    );
+    let err = provider.ensure(&mine).await.unwrap_err();
+    assert_eq!(err.reason(), reason::PRIVATE_ADDRESS_IN_USE, "{err}");
+
+    let old = binding(
+        "pip-old",
+        EIPS[0],
+        30802,
+        Protocol::Tcp,
+        Some(("10.1.0.81", 7000)),
+    );
+    provider.ensure(&old).await.unwrap();
+    let new = binding(
+        "pip-new",
+        EIPS[0],
+        30803,
+        Protocol::Tcp,
+        Some(("10.1.0.81", 7000)),
+    );
+    let err = provider.ensure(&new).await.unwrap_err();
+    assert!(err.is_retryable(), "a sibling's rule is waited for: {err}");
+    provider.release(&old).await.unwrap();
+    assert_eq!(
+        provider.ensure(&new).await.unwrap().state,
+        BindingState::Bound
+    );
 }

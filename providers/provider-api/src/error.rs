@@ -110,6 +110,8 @@ pub mod reason {
     pub const CLOUD_RETRYING: &str = "CloudRetrying";
     /// A [`Permanent`](super::ProviderError::Permanent) error.
     pub const PROVIDER_FAILED: &str = "ProviderFailed";
+    /// The resource asks for something this provider (or this controller) cannot do.
+    pub const UNSUPPORTED: &str = "Unsupported";
 }
 
 #[cfg(test)]

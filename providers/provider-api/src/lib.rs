@@ -22,8 +22,9 @@ mod types;
 
 pub use error::{ProviderError, Result, reason};
 pub use types::{
-    AllocationMode, Backend, Binding, BindingKey, BindingState, BindingStatus, Frontend,
-    OwnedResource, PortRange, Protocol, Scope, Slot,
+    AllocationMode, Backend, Binding, BindingKey, BindingState, BindingStatus, FoundFrontend,
+    Frontend, FrontendDisplay, FrontendProblem, FrontendRequest, OwnedResource, PortRange,
+    Protocol, Scope, Slot, TakenSlot,
 };
 
 use async_trait::async_trait;
@@ -49,8 +50,9 @@ pub trait AddressProvider: Send + Sync {
     /// `clb`: the CLB instances in `scope.frontend_ids` (`existedLbIds`) with their listener quota;
     /// `natgw`: the configured NAT gateways (narrowed to `scope.frontend_ids` when it is not
     /// empty) with their EIPs, rule limit and port range; `AddressPerPod` providers return an
-    /// empty list. A frontend named in the scope that does not exist is a
-    /// [`ProviderError::UserFixable`] (e.g. [`reason::LOAD_BALANCER_NOT_FOUND`]).
+    /// empty list. One frontend that does not exist or cannot be used must not hide the others:
+    /// it is returned with a [`Frontend::problem`] (e.g. [`reason::LOAD_BALANCER_NOT_FOUND`],
+    /// `gone: true`), and an `Err` is only for a failure that says nothing about any of them.
     async fn frontends(&self, scope: &Scope) -> Result<Vec<Frontend>>;
 
     /// Makes the cloud match `binding`, creating what is missing.
@@ -70,6 +72,51 @@ pub trait AddressProvider: Send + Sync {
     /// marker it puts in names or descriptions, so that the controller can release what no
     /// binding claims any more (orphans left by a crash or by objects deleted while it was down).
     async fn list_owned(&self, scope: &Scope) -> Result<Vec<OwnedResource>>;
+
+    /// Releases an orphan that [`list_owned`](AddressProvider::list_owned) reported and the
+    /// controller judged unclaimed (checked against the API server just before this call).
+    ///
+    /// A provider that serialises its writes (per load balancer, per Pod) should re-check here,
+    /// inside that serialisation, that nothing claimed the resource since it was listed (an
+    /// `ensure` that adopted it), and leave it alone if something did: the sweep must never
+    /// release what is in use. The default releases it as a binding without a backend.
+    async fn release_orphan(&self, resource: &OwnedResource) -> Result<()> {
+        self.release(&resource.release_binding()).await
+    }
+
+    /// Creates a frontend (a CLB a port pool auto-creates) and returns its id once it can take
+    /// slots. Idempotent per `request.client_token`. The default: this provider cannot.
+    async fn create_frontend(&self, request: &FrontendRequest) -> Result<String> {
+        Err(ProviderError::user_fixable(
+            reason::UNSUPPORTED,
+            format!(
+                "provider {} cannot create frontends (tokens {})",
+                self.name(),
+                request.client_token
+            ),
+        ))
+    }
+
+    /// Deletes a frontend [`create_frontend`](AddressProvider::create_frontend) made, once
+    /// nothing of this controller's is left on it; something already gone is success.
+    async fn delete_frontend(&self, scope: &Scope, id: &str) -> Result<()> {
+        let _ = scope;
+        Err(ProviderError::user_fixable(
+            reason::UNSUPPORTED,
+            format!("provider {} cannot delete frontend {id}", self.name()),
+        ))
+    }
+
+    /// The frontends in `scope`'s region carrying every one of `tags`: what
+    /// [`create_frontend`](AddressProvider::create_frontend) made, found again after a crash.
+    async fn find_frontends(
+        &self,
+        scope: &Scope,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<FoundFrontend>> {
+        let _ = (scope, tags);
+        Ok(Vec::new())
+    }
 }
 
 /// Lets `Box<dyn AddressProvider>` (how custom providers are registered) be used wherever an
@@ -99,6 +146,26 @@ impl<P: AddressProvider + ?Sized> AddressProvider for Box<P> {
     async fn list_owned(&self, scope: &Scope) -> Result<Vec<OwnedResource>> {
         (**self).list_owned(scope).await
     }
+
+    async fn release_orphan(&self, resource: &OwnedResource) -> Result<()> {
+        (**self).release_orphan(resource).await
+    }
+
+    async fn create_frontend(&self, request: &FrontendRequest) -> Result<String> {
+        (**self).create_frontend(request).await
+    }
+
+    async fn delete_frontend(&self, scope: &Scope, id: &str) -> Result<()> {
+        (**self).delete_frontend(scope, id).await
+    }
+
+    async fn find_frontends(
+        &self,
+        scope: &Scope,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<FoundFrontend>> {
+        (**self).find_frontends(scope, tags).await
+    }
 }
 
 /// Same as for `Box`: a provider shared between the registry and, say, a cleanup task.
@@ -126,6 +193,26 @@ impl<P: AddressProvider + ?Sized> AddressProvider for std::sync::Arc<P> {
 
     async fn list_owned(&self, scope: &Scope) -> Result<Vec<OwnedResource>> {
         (**self).list_owned(scope).await
+    }
+
+    async fn release_orphan(&self, resource: &OwnedResource) -> Result<()> {
+        (**self).release_orphan(resource).await
+    }
+
+    async fn create_frontend(&self, request: &FrontendRequest) -> Result<String> {
+        (**self).create_frontend(request).await
+    }
+
+    async fn delete_frontend(&self, scope: &Scope, id: &str) -> Result<()> {
+        (**self).delete_frontend(scope, id).await
+    }
+
+    async fn find_frontends(
+        &self,
+        scope: &Scope,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<FoundFrontend>> {
+        (**self).find_frontends(scope, tags).await
     }
 }
 

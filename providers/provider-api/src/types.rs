@@ -73,6 +73,20 @@ pub struct Scope {
     /// `existedLbIds` (clb) or `natGatewayIds` (natgw); empty means every frontend the provider
     /// is configured with.
     pub frontend_ids: Vec<String>,
+    /// The one namespace the controller serves (`--namespace`), `None` when it serves all.
+    /// A namespace-scoped controller shares frontends with others that may use the same
+    /// cluster id: markers naming another namespace are then not its own but *foreign*
+    /// (counted out of capacity, their slots reported as [`Frontend::taken`], never released).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl Scope {
+    /// Whether a resource whose marker names `namespace` is this controller's to use and
+    /// release (always, unless the controller serves one other namespace only).
+    pub fn owns_namespace(&self, namespace: &str) -> bool {
+        self.namespace.as_deref().is_none_or(|own| own == namespace)
+    }
 }
 
 /// Something slots can be placed on: a CLB instance or a NAT gateway.
@@ -91,6 +105,122 @@ pub struct Frontend {
     pub capacity: u32,
     /// natgw: the gateway's configured public port range. `None`: the resource's range applies.
     pub port_range: Option<PortRange>,
+    /// Slots on this frontend held by something this controller must not use or touch (a
+    /// listener made in the console, another namespace's in a namespace-scoped controller), so
+    /// that the allocator places nothing there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taken: Vec<TakenSlot>,
+    /// Why no new slot may go here now, if that is so. The controller keeps existing
+    /// allocations on a frontend with a problem, and moves them only once the frontend is
+    /// confirmed [`gone`](FrontendProblem::gone) by two reads some time apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<FrontendProblem>,
+    /// The frontend's cloud tags, where it has any: an admin's allow-list may name frontends by
+    /// tag.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// How clients reach it, for statuses and results: its name, its VIPs, or the domain name
+    /// of a domain-based CLB. Empty when the provider cannot say.
+    #[serde(default)]
+    pub display: FrontendDisplay,
+}
+
+/// What a frontend looks like from outside.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrontendDisplay {
+    /// The cloud's name for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its addresses (CLB VIPs, IPv4 or IPv6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<String>,
+    /// A domain name that stands for it (a domain-based CLB, whose VIPs may change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// `IPV4`, `IPV6`, ... as the cloud reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_version: Option<String>,
+}
+
+/// A frontend to create for a pool that ran short (a CLB auto-created for a port pool).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrontendRequest {
+    /// `None`: the cluster's region.
+    pub region: Option<String>,
+    /// Provider-specific creation parameters (clb: a port pool's `autoCreate.parameters`, in
+    /// its camelCase shape).
+    pub parameters: serde_json::Value,
+    /// Cloud tags to put on it, so that it can be found again ([`AddressProvider::find_frontends`](crate::AddressProvider::find_frontends)).
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// The same token for the same wanted frontend, so that a create repeated after a crash or a
+    /// lost answer does not make a second one (ASCII, at most 64 characters).
+    pub client_token: String,
+}
+
+/// A frontend found by its tags, with all of them (they say who made it, for whom).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FoundFrontend {
+    pub id: String,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+impl Frontend {
+    /// A frontend named in the scope that cannot take new slots, with why.
+    pub fn with_problem(id: impl Into<String>, problem: FrontendProblem) -> Self {
+        Self {
+            id: id.into(),
+            public_ips: Vec::new(),
+            capacity: 0,
+            port_range: None,
+            taken: Vec::new(),
+            problem: Some(problem),
+            tags: Default::default(),
+            display: FrontendDisplay::default(),
+        }
+    }
+}
+
+/// A slot on a frontend that is not this controller's to allocate.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakenSlot {
+    /// natgw: the gateway EIP; `None` for a CLB.
+    pub public_ip: Option<String>,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+/// Why a frontend takes no new slots.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrontendProblem {
+    /// The cloud says it does not exist (deleted out of band); otherwise it exists but cannot
+    /// be used now (not available, or reading it failed).
+    pub gone: bool,
+    /// A condition reason (CamelCase), e.g. [`reason::LOAD_BALANCER_NOT_FOUND`](crate::reason::LOAD_BALANCER_NOT_FOUND).
+    pub reason: String,
+    pub message: String,
+}
+
+impl FrontendProblem {
+    pub fn gone(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            gone: true,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn unavailable(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            gone: false,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// Names the child object a binding belongs to; providers write it into the marker they leave on
@@ -222,9 +352,33 @@ pub struct OwnedResource {
     pub region: Option<String>,
     /// Enough to build a [`Binding`] that releases it.
     pub slot: Slot,
-    /// The child object its marker names; `None` when the marker could not be parsed (it is then
-    /// an orphan by definition).
+    /// The child object its marker names; `None` when the marker does not name one (a hashed
+    /// marker, an EIP held by a Pod rather than a child object).
     pub owner: Option<BindingKey>,
+    /// The namespace it serves when that is known without an owner (an EIP allocated for a
+    /// Pod): a namespace-scoped controller releases nothing it cannot place in its namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl OwnedResource {
+    /// A binding that releases this resource: its slot, no backend, its owner's key (or a
+    /// placeholder when it has none).
+    pub fn release_binding(&self) -> Binding {
+        Binding {
+            key: self
+                .owner
+                .clone()
+                .unwrap_or_else(|| BindingKey::new(self.namespace.clone().unwrap_or_default(), "")),
+            region: self.region.clone(),
+            slot: self.slot.clone(),
+            backend: None,
+            resource_id: Some(self.resource_id.clone()),
+            listener_settings: None,
+            options: None,
+            keep_pod_address: false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! - [`stats`]: counts of cloud calls by action, split into writes and reads;
 //! - [`split`]: batched calls that halve a refused batch until the culprit is alone;
 //! - [`queue`]: the per-frontend write queues, their workers and how a round is taken;
+//! - [`sweep`]: what keeps the orphan sweep off resources an `ensure` took up after listing;
 //! - `testing` (feature `emulator-harness`, for tests only): the emulator test harness.
 #![deny(warnings, rust_2018_idioms)]
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod marker;
 pub mod queue;
 pub mod split;
 pub mod stats;
+pub mod sweep;
 #[cfg(feature = "emulator-harness")]
 pub mod testing;
 pub mod ttl_cache;

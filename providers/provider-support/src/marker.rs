@@ -11,6 +11,8 @@
 //!
 //! These strings are stored in the cloud: a deployed controller must recognise what an earlier
 //! version wrote, so nothing here may change the bytes a marker is made of.
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use dac_provider_api::{BindingKey, ProviderError};
@@ -93,16 +95,46 @@ impl Ownership {
         !matches!(self, Ownership::Foreign)
     }
 
+    /// Whether a controller serving only namespace `served` (`None`: all of them) must treat
+    /// what carries this marker as someone else's: never use, move or release it, and count it
+    /// out of capacity. Another namespace's marker is, and so is one whose owner cannot be read
+    /// (it may be another namespace's: a namespace-scoped controller cannot tell).
+    pub fn is_foreign_to(&self, served: Option<&str>) -> bool {
+        match (self, served) {
+            (Ownership::Foreign, _) => true,
+            (_, None) => false,
+            (Ownership::Owned(owner), Some(ns)) => owner.namespace != ns,
+            (Ownership::OwnedUnknown, Some(_)) => true,
+        }
+    }
+
     /// The error for a binding whose slot (a port, a public IP:port) is held by something
     /// carrying this marker and not its own; `what` says what holds it, where.
     /// `conflict_reason` is the provider's user-fixable reason for a taken port, and
-    /// `sibling_retry` how soon to look again when the holder is being released.
+    /// `sibling_retry` how soon to look again when the holder is being released. `served` is
+    /// the one namespace the controller serves, if it serves one: a holder of another namespace
+    /// is then never released by this controller, so waiting for it would never end.
     pub fn slot_held_error(
         self,
         what: &str,
         conflict_reason: &str,
         sibling_retry: Duration,
+        served: Option<&str>,
     ) -> ProviderError {
+        if self.is_ours() && self.is_foreign_to(served) {
+            let holder = match &self {
+                Ownership::Owned(owner) => format!("{owner}, of another namespace"),
+                _ => "a binding of this cluster whose namespace cannot be read".to_string(),
+            };
+            return ProviderError::user_fixable(
+                conflict_reason,
+                format!(
+                    "{what}, created for {holder}; this controller serves namespace {} only and \
+                     never releases it",
+                    served.unwrap_or_default()
+                ),
+            );
+        }
         match self {
             // Someone else's: never touched. The user has to free the port or change the range.
             Ownership::Foreign => ProviderError::user_fixable(
@@ -124,6 +156,32 @@ impl Ownership {
                 sibling_retry,
             ),
         }
+    }
+}
+
+/// The owners of hashed markers (whose owner cannot be parsed back) that a provider has written
+/// or looked for since it started, so that it can still name them.
+#[derive(Debug, Default)]
+pub struct HashedOwners(Mutex<HashMap<String, BindingKey>>);
+
+impl HashedOwners {
+    /// Notes `key` as the owner of `marker` if `marker` is the hashed form.
+    pub fn remember(&self, marker: &str, parsed: &Ownership, key: &BindingKey) {
+        if *parsed == Ownership::OwnedUnknown {
+            let mut owners = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            owners.insert(marker.to_string(), key.clone());
+        }
+    }
+
+    /// `parsed` (what `marker` parses to), with a hashed owner named when it is known.
+    pub fn resolve(&self, marker: &str, parsed: Ownership) -> Ownership {
+        if parsed != Ownership::OwnedUnknown {
+            return parsed;
+        }
+        let owners = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        owners
+            .get(marker)
+            .map_or(Ownership::OwnedUnknown, |key| Ownership::Owned(key.clone()))
     }
 }
 
@@ -244,23 +302,75 @@ mod tests {
     #[test]
     fn a_slot_held_by_someone_else_is_for_the_user_and_by_a_sibling_is_a_wait() {
         let wait = Duration::from_secs(5);
-        let err = Ownership::Foreign.slot_held_error("port 80", "PortConflict", wait);
+        let err = Ownership::Foreign.slot_held_error("port 80", "PortConflict", wait, None);
         assert_eq!(err.reason(), "PortConflict");
         assert_eq!(err.retry_after_hint(), None);
         let sibling = Ownership::Owned(BindingKey::new("ns", "b"));
-        let err = sibling.slot_held_error("port 80", "PortConflict", wait);
+        let err = sibling
+            .clone()
+            .slot_held_error("port 80", "PortConflict", wait, None);
         assert_eq!(err.retry_after_hint(), Some(wait));
         assert!(
             err.to_string().contains("port 80, created for ns/b;"),
             "{err}"
         );
-        let err = Ownership::OwnedUnknown.slot_held_error("port 80", "PortConflict", wait);
+        // Serving that same namespace: still a sibling to wait for.
+        let err = sibling.slot_held_error("port 80", "PortConflict", wait, Some("ns"));
+        assert!(err.is_retryable());
+        let err = Ownership::OwnedUnknown.slot_held_error("port 80", "PortConflict", wait, None);
         assert!(
             err.to_string().contains(
                 "port 80, created by this cluster for another binding; waiting for it to be \
                  released"
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn another_namespaces_holder_is_a_conflict_for_a_namespace_scoped_controller() {
+        let wait = Duration::from_secs(5);
+        let other = Ownership::Owned(BindingKey::new("team-b", "x"));
+        assert!(!other.is_foreign_to(None));
+        assert!(other.is_foreign_to(Some("team-a")));
+        assert!(!other.is_foreign_to(Some("team-b")));
+        let err = other.slot_held_error("port 80", "PortConflict", wait, Some("team-a"));
+        assert_eq!(err.reason(), "PortConflict");
+        assert!(!err.is_retryable());
+        assert!(
+            err.message().contains("team-b/x, of another namespace"),
+            "{err}"
+        );
+        assert!(Ownership::OwnedUnknown.is_foreign_to(Some("team-a")));
+        assert!(!Ownership::OwnedUnknown.is_foreign_to(None));
+        let err =
+            Ownership::OwnedUnknown.slot_held_error("port 80", "PortConflict", wait, Some("a"));
+        assert!(!err.is_retryable());
+        assert!(Ownership::Foreign.is_foreign_to(None));
+    }
+
+    #[test]
+    fn hashed_owners_are_named_once_seen() {
+        let owners = HashedOwners::default();
+        let key = BindingKey::new("ns", "x".repeat(80));
+        let marker = SHORT.encode("c", &key.namespace, &key.name);
+        let parsed: Ownership = SHORT.parse("c", &marker).into();
+        assert_eq!(
+            owners.resolve(&marker, parsed.clone()),
+            Ownership::OwnedUnknown
+        );
+        owners.remember(&marker, &parsed, &key);
+        assert_eq!(
+            owners.resolve(&marker, parsed),
+            Ownership::Owned(key.clone())
+        );
+        // Plain markers are not kept: they name their owner themselves.
+        let plain = SHORT.encode("c", "ns", "y");
+        let parsed: Ownership = SHORT.parse("c", &plain).into();
+        owners.remember(&plain, &parsed, &key);
+        assert_eq!(
+            owners.resolve(&plain, parsed),
+            Ownership::Owned(BindingKey::new("ns", "y"))
         );
     }
 

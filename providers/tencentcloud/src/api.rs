@@ -34,6 +34,11 @@ pub trait ClbApi: Send + Sync {
         region: &str,
         req: &clb::DescribeListenersRequest,
     ) -> Result<clb::DescribeListenersResponse>;
+    async fn modify_listener(
+        &self,
+        region: &str,
+        req: &clb::ModifyListenerRequest,
+    ) -> Result<clb::ModifyListenerResponse>;
     async fn register_targets(
         &self,
         region: &str,
@@ -147,6 +152,11 @@ pub trait VpcApi: Send + Sync {
         region: &str,
         req: &vpc::DescribeAddressesRequest,
     ) -> Result<vpc::DescribeAddressesResponse>;
+    async fn modify_address_attribute(
+        &self,
+        region: &str,
+        req: &vpc::ModifyAddressAttributeRequest,
+    ) -> Result<vpc::ModifyAddressAttributeResponse>;
     async fn describe_address_quota(
         &self,
         region: &str,
@@ -208,6 +218,7 @@ actions! {
         clb::DeleteLoadBalancerListenersRequest, clb::DeleteLoadBalancerListenersResponse;
     describe_listeners => "DescribeListeners",
         clb::DescribeListenersRequest, clb::DescribeListenersResponse;
+    modify_listener => "ModifyListener", clb::ModifyListenerRequest, clb::ModifyListenerResponse;
     register_targets => "RegisterTargets", clb::RegisterTargetsRequest, clb::RegisterTargetsResponse;
     deregister_targets => "DeregisterTargets",
         clb::DeregisterTargetsRequest, clb::DeregisterTargetsResponse;
@@ -257,6 +268,8 @@ actions! {
         vpc::ReleaseAddressesRequest, vpc::ReleaseAddressesResponse;
     describe_addresses => "DescribeAddresses",
         vpc::DescribeAddressesRequest, vpc::DescribeAddressesResponse;
+    modify_address_attribute => "ModifyAddressAttribute",
+        vpc::ModifyAddressAttributeRequest, vpc::ModifyAddressAttributeResponse;
     describe_address_quota => "DescribeAddressQuota",
         vpc::DescribeAddressQuotaRequest, vpc::DescribeAddressQuotaResponse;
     describe_task_result => "DescribeTaskResult",

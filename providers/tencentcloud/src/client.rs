@@ -11,7 +11,7 @@ use tracing::Instrument;
 use crate::credentials::CredentialsProvider;
 use crate::error::{Error, Result};
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
-use crate::retry::RetryConfig;
+use crate::retry::{Attempts, RetryConfig};
 use crate::service::{Endpoint, Service};
 use crate::signing::{CallMetadata, SigningInput};
 use crate::tasks::TaskPollConfig;
@@ -253,6 +253,8 @@ impl Client {
             request_id = tracing::field::Empty,
         );
         async {
+            let started = tokio::time::Instant::now();
+            let mut attempts = Attempts::default();
             let mut attempt = 1;
             loop {
                 tracing::Span::current().record("attempt", attempt);
@@ -271,11 +273,17 @@ impl Client {
                         if let Some(id) = err.request_id() {
                             tracing::Span::current().record("request_id", id);
                         }
-                        if !self.inner.retry.should_retry(action, &err, attempt) {
+                        if err.kind() == crate::ErrorKind::Busy {
+                            attempts.busy += 1;
+                        } else {
+                            attempts.failed += 1;
+                        }
+                        attempts.elapsed = started.elapsed();
+                        let Some(delay) = self.inner.retry.retry_delay(action, &err, &attempts)
+                        else {
                             tracing::debug!(kind = %err.kind(), error = %err, "call failed");
                             return Err(err);
-                        }
-                        let delay = self.inner.retry.backoff(attempt);
+                        };
                         tracing::debug!(
                             kind = %err.kind(),
                             error = %err,

@@ -58,15 +58,6 @@ impl ErrorKind {
         {
             return Self::Transient;
         }
-        if starts("LimitExceeded")
-            || starts("AddressQuotaLimitExceeded")
-            || starts("ResourceInsufficient")
-            || starts("ResourcesSoldOut")
-            || starts("VpcLimitExceeded")
-            || any_segment(&|s| s.ends_with("LimitExceeded") || s.ends_with("QuotaExceeded"))
-        {
-            return Self::QuotaOrLimit;
-        }
         if starts("ResourceNotFound")
             || any_segment(&|s| {
                 s.ends_with("NotFound")
@@ -77,13 +68,26 @@ impl ErrorKind {
         {
             return Self::NotFound;
         }
+        // Before the quotas: `InvalidParameterValue.LimitExceeded` (a list too long),
+        // `LimitExceeded.NumberOfFilters` and `InvalidParameter.ClientTokenLimitExceeded` (an
+        // expired token) are about the request, and no quota grows by waiting for them.
         if first.starts_with("Invalid")
             || starts("MissingParameter")
             || starts("UnknownParameter")
             || starts("UnsupportedRegion")
             || starts("UnsupportedProtocol")
+            || REQUEST_CODES.contains(&code)
         {
             return Self::InvalidInput;
+        }
+        if starts("LimitExceeded")
+            || starts("AddressQuotaLimitExceeded")
+            || starts("ResourceInsufficient")
+            || starts("ResourcesSoldOut")
+            || starts("VpcLimitExceeded")
+            || any_segment(&|s| s.ends_with("LimitExceeded") || s.ends_with("QuotaExceeded"))
+        {
+            return Self::QuotaOrLimit;
         }
         Self::Other
     }
@@ -101,6 +105,9 @@ const BUSY_CODES: &[&str] = &[
     // A retried call with the same ClientToken whose first attempt is still being processed.
     "UnsupportedOperation.IdempotentProcessing",
 ];
+
+/// Codes about the request whose names read like a quota's.
+const REQUEST_CODES: &[&str] = &["LimitExceeded.NumberOfFilters"];
 
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -270,6 +277,12 @@ mod tests {
             ),
             ("UnsupportedOperation.NatGatewayEipNotExists", NotFound),
             ("LimitExceeded", QuotaOrLimit),
+            // Request errors that read like quotas (the official Go SDK's descriptions).
+            ("InvalidParameterValue.LimitExceeded", InvalidInput),
+            ("LimitExceeded.NumberOfFilters", InvalidInput),
+            ("InvalidParameter.ClientTokenLimitExceeded", InvalidInput),
+            ("LimitExceeded.TagQuota", QuotaOrLimit),
+            ("InvalidParameterValue.Length", InvalidInput),
             ("LimitExceeded.NatGatewayDnatLimitExceeded", QuotaOrLimit),
             ("AddressQuotaLimitExceeded", QuotaOrLimit),
             ("AddressQuotaLimitExceeded.DailyAllocate", QuotaOrLimit),

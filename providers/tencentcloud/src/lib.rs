@@ -1,6 +1,7 @@
 //! Tencent Cloud API 3.0 client for the CLB and VPC actions the address providers need.
 //!
-//! - [`signing`]: TC3-HMAC-SHA256, shared with the emulator, which verifies with it;
+//! - [`signing`]: TC3-HMAC-SHA256 (the emulator verifies with its own implementation; the
+//!   official SDK's vectors in `tests/vectors/` check both);
 //! - [`models`]: typed requests and responses, field names as in the official SDK;
 //! - [`Client`]: signs and sends calls, reads the `{"Response": ...}` envelope, classifies errors
 //!   ([`ErrorKind`]), retries throttled, busy and transient failures with jittered backoff, and

@@ -1,4 +1,5 @@
-//! TC3-HMAC-SHA256 request signing, shared by the client (to sign) and the emulator (to verify).
+//! TC3-HMAC-SHA256 request signing. The emulator verifies with an implementation of its own, so
+//! that one mistake cannot hide in both; the official SDK's vectors check each.
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 

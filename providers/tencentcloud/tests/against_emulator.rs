@@ -480,6 +480,143 @@ async fn clb_create_and_delete_a_load_balancer() {
     assert!(gone.load_balancer_set.is_empty(), "{gone:?}");
 }
 
+/// What the auto-create of CLBs will need: a token that makes a resend return the first
+/// answer, tags to find its instances by, the instance quota.
+#[tokio::test]
+async fn clb_creation_is_idempotent_by_token_and_found_by_tag() {
+    let cloud = Cloud::start().await;
+    let client = cloud.client();
+    let request = clb::CreateLoadBalancerRequest {
+        load_balancer_type: "OPEN".into(),
+        number: Some(2),
+        tags: Some(vec![clb::TagInfo {
+            tag_key: "dac-pool".into(),
+            tag_value: "games".into(),
+        }]),
+        client_token: Some("dac-create-0001".into()),
+        ..Default::default()
+    };
+    let first = client.create_load_balancer(REGION, &request).await.unwrap();
+    let again = client.create_load_balancer(REGION, &request).await.unwrap();
+    assert_eq!(first.load_balancer_ids.len(), 2);
+    assert_eq!(again.load_balancer_ids, first.load_balancer_ids);
+    assert_eq!(again.deal_name, first.deal_name);
+    let by = |name: &str, value: &str| clb::DescribeLoadBalancersRequest {
+        filters: Some(vec![clb::Filter::new(name, [value])]),
+        ..Default::default()
+    };
+    for (name, value) in [("tag-key", "dac-pool"), ("tag:dac-pool", "games")] {
+        let found = client
+            .describe_load_balancers(REGION, &by(name, value))
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = found
+            .load_balancer_set
+            .into_iter()
+            .filter_map(|lb| lb.load_balancer_id)
+            .collect();
+        ids.sort();
+        let mut want = first.load_balancer_ids.clone();
+        want.sort();
+        assert_eq!(ids, want, "{name}");
+    }
+    let quota = client
+        .describe_quota(REGION, &clb::DescribeQuotaRequest {})
+        .await
+        .unwrap();
+    let open = quota
+        .quota_set
+        .iter()
+        .find(|q| q.quota_id.as_deref() == Some("TOTAL_OPEN_CLB_QUOTA"))
+        .unwrap();
+    assert_eq!(open.quota_current, Some(6), "4 seeded and 2 created, once");
+    client
+        .wait_clb_task(REGION, &first.request_id, deadline())
+        .await
+        .unwrap();
+}
+
+/// ModifyListener and ModifyAddressAttribute, typed.
+#[tokio::test]
+async fn listeners_are_modified_and_addresses_renamed() {
+    let cloud = Cloud::start().await;
+    let client = cloud.client();
+    let created = client
+        .create_listener(REGION, &tcp_listeners(LB, &[34500]))
+        .await
+        .unwrap();
+    client
+        .wait_clb_task(REGION, &created.request_id, deadline())
+        .await
+        .unwrap();
+    let modified = client
+        .modify_listener(
+            REGION,
+            &clb::ModifyListenerRequest {
+                load_balancer_id: LB.into(),
+                listener_id: created.listener_ids[0].clone(),
+                scheduler: Some("LEAST_CONN".into()),
+                health_check: Some(clb::HealthCheck {
+                    health_switch: Some(1),
+                    interval_time: Some(7),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    client
+        .wait_clb_task(REGION, &modified.request_id, deadline())
+        .await
+        .unwrap();
+    let listeners = client
+        .describe_listeners(REGION, &listeners_of(LB))
+        .await
+        .unwrap();
+    let l = &listeners.listeners[0];
+    assert_eq!(l.scheduler.as_deref(), Some("LEAST_CONN"));
+    assert_eq!(
+        l.health_check.as_ref().and_then(|h| h.interval_time),
+        Some(7)
+    );
+
+    let allocated = client
+        .allocate_addresses(REGION, &vpc::AllocateAddressesRequest::default())
+        .await
+        .unwrap();
+    let id = allocated.address_set[0].clone();
+    client
+        .wait_vpc_task(REGION, allocated.task_id.as_deref().unwrap(), deadline())
+        .await
+        .unwrap();
+    client
+        .modify_address_attribute(
+            REGION,
+            &vpc::ModifyAddressAttributeRequest {
+                address_id: id.clone(),
+                address_name: Some("dac_cls_pool".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let described = client
+        .describe_addresses(
+            REGION,
+            &vpc::DescribeAddressesRequest {
+                address_ids: Some(vec![id]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        described.address_set[0].address_name.as_deref(),
+        Some("dac_cls_pool")
+    );
+}
+
 #[tokio::test]
 async fn retries_through_the_instance_lock() {
     let cloud = Cloud::start().await;
@@ -629,41 +766,73 @@ async fn client_side_rate_limit_keeps_under_the_emulators() {
 #[tokio::test]
 async fn gives_up_after_the_retry_bound_with_a_classified_error() {
     let cloud = Cloud::start().await;
-    let client = cloud
+    let retry = RetryConfig {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        busy_budget: Duration::from_secs(30),
+        busy_base_delay: Duration::from_millis(5),
+        busy_max_delay: Duration::from_millis(20),
+        ..RetryConfig::default()
+    };
+    let client = cloud.builder().retry(retry.clone()).build().unwrap();
+    let fault = |code: &str, count: u32| json!({"action": "CreateListener", "code": code, "rate": 1.0, "count": count});
+
+    // Throttling: three attempts, then the classified error.
+    let ids = cloud
+        .admin_post("faults", fault("RequestLimitExceeded", 100))
+        .await;
+    let err = client
+        .create_listener(REGION, &tcp_listeners(LB, &[34001]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Throttled, "{err:?}");
+    assert_eq!(err.code(), Some("RequestLimitExceeded"));
+    assert!(err.is_retryable());
+    let id = ids["ids"][0].as_u64().unwrap();
+    assert_eq!(
+        cloud.fault_remaining(id).await,
+        97,
+        "exactly three attempts"
+    );
+    cloud.admin_delete("faults").await;
+
+    // A busy instance is bounded by time, not attempts: five busy answers (more than
+    // max_attempts) are ridden through within the budget ...
+    cloud
+        .admin_post("faults", fault("FailedOperation.ResourceInOperating", 5))
+        .await;
+    let created = client
+        .create_listener(REGION, &tcp_listeners(LB, &[34001]))
+        .await
+        .unwrap();
+    assert_eq!(created.listener_ids.len(), 1);
+    assert_eq!(cloud.admin_get("faults").await["faults"], json!([]));
+    client
+        .wait_clb_task(REGION, &created.request_id, deadline())
+        .await
+        .unwrap();
+    // ... and without a budget, the first busy answer is the classified error.
+    let ids = cloud
+        .admin_post("faults", fault("FailedOperation.ResourceInOperating", 100))
+        .await;
+    let no_budget = cloud
         .builder()
         .retry(RetryConfig {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-            ..RetryConfig::default()
+            busy_budget: Duration::ZERO,
+            ..retry
         })
         .build()
         .unwrap();
-    for (code, kind) in [
-        ("RequestLimitExceeded", ErrorKind::Throttled),
-        ("FailedOperation.ResourceInOperating", ErrorKind::Busy),
-    ] {
-        let ids = cloud
-            .admin_post(
-                "faults",
-                json!({"action": "CreateListener", "code": code, "rate": 1.0, "count": 100}),
-            )
-            .await;
-        let id = ids["ids"][0].as_u64().unwrap();
-        let err = client
-            .create_listener(REGION, &tcp_listeners(LB, &[34001]))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), kind, "{err:?}");
-        assert_eq!(err.code(), Some(code));
-        assert!(err.is_retryable());
-        assert_eq!(
-            cloud.fault_remaining(id).await,
-            97,
-            "exactly three attempts for {code}"
-        );
-        cloud.admin_delete("faults").await;
-    }
+    let err = no_budget
+        .create_listener(REGION, &tcp_listeners(LB, &[34002]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Busy, "{err:?}");
+    assert!(err.is_retryable());
+    let id = ids["ids"][0].as_u64().unwrap();
+    assert_eq!(cloud.fault_remaining(id).await, 99);
+    cloud.admin_delete("faults").await;
 
     // InternalError on a write is ambiguous: surfaced at once, not resent.
     let ids = cloud

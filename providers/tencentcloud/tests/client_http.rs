@@ -159,6 +159,9 @@ fn fast_retry(max_attempts: u32) -> RetryConfig {
         max_attempts,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
+        busy_budget: Duration::from_millis(200),
+        busy_base_delay: Duration::from_millis(2),
+        busy_max_delay: Duration::from_millis(10),
         ..RetryConfig::default()
     }
 }
@@ -335,18 +338,51 @@ async fn retries_through_throttling_and_busy_then_succeeds() {
 
 #[tokio::test]
 async fn gives_up_after_the_retry_bound_with_the_last_classified_error() {
-    let server =
-        FakeServer::start(|_, _| Reply::ApiError("FailedOperation.ResourceInOperating")).await;
+    let server = FakeServer::start(|_, _| Reply::ApiError("RequestLimitExceeded")).await;
     let client = server.client().retry(fast_retry(3)).build().unwrap();
     let err = client
         .create_listener(REGION, &listener_request())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Busy);
+    assert_eq!(err.kind(), ErrorKind::Throttled);
     assert!(err.is_retryable(), "the caller may try again later");
-    assert_eq!(err.code(), Some("FailedOperation.ResourceInOperating"));
+    assert_eq!(err.code(), Some("RequestLimitExceeded"));
     assert_eq!(err.request_id(), Some("req-2"));
     assert_eq!(server.received().len(), 3);
+}
+
+#[tokio::test]
+async fn a_busy_resource_is_retried_for_the_busy_budget_not_a_number_of_attempts() {
+    let server =
+        FakeServer::start(|_, _| Reply::ApiError("FailedOperation.ResourceInOperating")).await;
+    let client = server.client().retry(fast_retry(3)).build().unwrap();
+    let started = std::time::Instant::now();
+    let err = client
+        .create_listener(REGION, &listener_request())
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Busy);
+    assert_eq!(err.code(), Some("FailedOperation.ResourceInOperating"));
+    // Delays of 1-10 ms within 200 ms: far more attempts than max_attempts (3), and it gave
+    // up once the next delay would have passed the budget.
+    assert!(server.received().len() > 3, "{}", server.received().len());
+    assert!(elapsed >= Duration::from_millis(190), "{elapsed:?}");
+    // A lock that clears within the budget is ridden through.
+    let server = FakeServer::start(|_, i| {
+        if i < 8 {
+            Reply::ApiError("FailedOperation.ResourceInOperating")
+        } else {
+            Reply::Ok(json!({"ListenerIds": ["lbl-9"]}))
+        }
+    })
+    .await;
+    let client = server.client().retry(fast_retry(3)).build().unwrap();
+    client
+        .create_listener(REGION, &listener_request())
+        .await
+        .unwrap();
+    assert_eq!(server.received().len(), 9);
 }
 
 #[tokio::test]

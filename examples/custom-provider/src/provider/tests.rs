@@ -223,12 +223,14 @@ async fn owned_entries_carry_the_slot_their_listener_records() {
                 region: None,
                 slot: a7000(),
                 owner: Some(BindingKey::new("games", "gs-0-tcp-9000")),
+                namespace: None,
             },
             OwnedResource {
                 resource_id: "203.0.113.20:7100/UDP".into(),
                 region: None,
                 slot: b7100,
                 owner: Some(BindingKey::new("games", "gs-0-udp-8000")),
+                namespace: None,
             },
         ]
     );

@@ -105,6 +105,11 @@ fn mock_with_lb_no_quota() -> MockClbApi {
                 .map(|id| clb::LoadBalancer {
                     load_balancer_id: Some(id),
                     load_balancer_vips: vec![VIP.into()],
+                    status: Some(1),
+                    tags: vec![clb::TagInfo {
+                        tag_key: "team".into(),
+                        tag_value: "games".into(),
+                    }],
                     ..Default::default()
                 })
                 .collect(),
@@ -727,6 +732,8 @@ async fn frontends_report_capacity_net_of_foreign_listeners() {
         .times(1)
         .returning(|_, _| Ok(quota_answer(50)));
     mock.expect_describe_listeners().times(1).returning(|_, _| {
+        let mut http = listener("lbl-5", 80, "console-http");
+        http.protocol = Some("HTTP".into());
         Ok(listeners_answer(vec![
             listener("lbl-1", 501, &marker("gs-1")),
             listener("lbl-2", 502, "console-1"),
@@ -736,6 +743,7 @@ async fn frontends_report_capacity_net_of_foreign_listeners() {
                 504,
                 &crate::marker::encode("other-cluster", &BindingKey::new("a", "b")),
             ),
+            http,
         ]))
     });
     let provider = provider(mock);
@@ -743,22 +751,214 @@ async fn frontends_report_capacity_net_of_foreign_listeners() {
         cluster: CLUSTER.into(),
         region: None,
         frontend_ids: vec!["lb-1".into()],
+        namespace: None,
     };
     for _ in 0..2 {
         // The second time comes from the caches.
         let frontends = provider.frontends(&scope).await.unwrap();
         assert_eq!(frontends.len(), 1);
-        assert_eq!(frontends[0].id, "lb-1");
-        assert_eq!(frontends[0].capacity, 47);
-        assert!(frontends[0].public_ips.is_empty());
+        let f = &frontends[0];
+        assert_eq!(f.id, "lb-1");
+        assert_eq!(f.capacity, 46);
+        assert!(f.public_ips.is_empty());
+        assert_eq!(f.problem, None);
+        let taken: Vec<(u16, Protocol)> = f.taken.iter().map(|t| (t.port, t.protocol)).collect();
+        assert_eq!(
+            taken,
+            [
+                (80, Protocol::Tcp),
+                (502, Protocol::Tcp),
+                (503, Protocol::Tcp),
+                (504, Protocol::Tcp)
+            ]
+        );
+        assert!(f.taken.iter().all(|t| t.public_ip.is_none()));
+        assert_eq!(f.tags.get("team").map(String::as_str), Some("games"));
     }
-    let missing = Scope {
-        frontend_ids: vec!["lb-1".into(), "lb-gone".into()],
-        ..scope
+}
+
+/// `lb-1` runs, `lb-new` is still being created, `lb-broken`'s listeners cannot be read,
+/// anything else does not exist. DescribeLoadBalancers is asked every time for what it did not
+/// list before (`calls` counts them).
+fn mock_with_frontends(calls: Arc<std::sync::atomic::AtomicUsize>) -> MockClbApi {
+    let mut mock = MockClbApi::new();
+    mock.expect_describe_load_balancers()
+        .returning(move |_, req| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let ids = req.load_balancer_ids.clone().unwrap_or_default();
+            Ok(clb::DescribeLoadBalancersResponse {
+                load_balancer_set: ids
+                    .into_iter()
+                    .filter(|id| ["lb-1", "lb-new", "lb-broken"].contains(&id.as_str()))
+                    .map(|id| clb::LoadBalancer {
+                        status: Some(if id == "lb-new" { 0 } else { 1 }),
+                        load_balancer_id: Some(id),
+                        load_balancer_vips: vec![VIP.into()],
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        });
+    mock.expect_describe_quota()
+        .returning(|_, _| Ok(quota_answer(50)));
+    mock.expect_describe_listeners().returning(|_, req| {
+        if req.load_balancer_id == "lb-broken" {
+            return Err(api_error("DescribeListeners", "InternalError"));
+        }
+        Ok(listeners_answer(vec![]))
+    });
+    mock
+}
+
+#[tokio::test]
+async fn one_missing_or_unusable_clb_does_not_hide_the_others() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let provider = provider(mock_with_frontends(Arc::clone(&calls)));
+    let scope = Scope {
+        cluster: CLUSTER.into(),
+        region: None,
+        frontend_ids: vec![
+            "lb-1".into(),
+            "lb-gone".into(),
+            "lb-new".into(),
+            "lb-broken".into(),
+        ],
+        namespace: None,
     };
-    let err = provider.frontends(&missing).await.unwrap_err();
-    assert_eq!(err.reason(), reason::LOAD_BALANCER_NOT_FOUND);
-    assert!(err.message().contains("lb-gone") && !err.message().contains("lb-1,"));
+    let frontends = provider.frontends(&scope).await.unwrap();
+    type Seen<'a> = (&'a str, u32, Option<(bool, &'a str)>);
+    let seen: Vec<Seen<'_>> = frontends
+        .iter()
+        .map(|f| {
+            let problem = f.problem.as_ref().map(|p| (p.gone, p.reason.as_str()));
+            (f.id.as_str(), f.capacity, problem)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("lb-1", 50, None),
+            ("lb-gone", 0, Some((true, reason::LOAD_BALANCER_NOT_FOUND))),
+            ("lb-new", 0, Some((false, reason::LOAD_BALANCER_NOT_READY))),
+            ("lb-broken", 0, Some((false, reason::CLOUD_RETRYING))),
+        ]
+    );
+    assert!(
+        frontends[1]
+            .problem
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("lb-gone")
+    );
+    // "Does not exist" is never cached: the next read asks the cloud again about lb-gone
+    // (and lb-new, whose status changes soon), not about lb-1.
+    let before = calls.load(std::sync::atomic::Ordering::SeqCst);
+    provider.frontends(&scope).await.unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), before + 1);
+}
+
+#[tokio::test]
+async fn a_clb_deleted_after_it_was_cached_shows_as_gone_by_its_listeners() {
+    let mut mock = mock_with_lb();
+    mock.expect_describe_listeners().returning(|_, _| {
+        Err(Error::api(
+            "DescribeListeners",
+            "InvalidParameter",
+            "LoadBalancer not exist",
+            "r",
+        ))
+    });
+    let provider = provider(mock);
+    let scope = Scope {
+        cluster: CLUSTER.into(),
+        frontend_ids: vec!["lb-1".into()],
+        ..Default::default()
+    };
+    let frontends = provider.frontends(&scope).await.unwrap();
+    let problem = frontends[0].problem.clone().unwrap();
+    assert!(problem.gone, "{problem:?}");
+    assert_eq!(problem.reason, reason::LOAD_BALANCER_NOT_FOUND);
+}
+
+#[tokio::test]
+async fn failures_that_say_nothing_about_a_clb_fail_the_whole_call() {
+    let mut mock = mock_with_lb();
+    mock.expect_describe_listeners()
+        .returning(|_, _| Err(api_error("DescribeListeners", "RequestLimitExceeded")));
+    let provider = provider(mock);
+    let scope = Scope {
+        cluster: CLUSTER.into(),
+        frontend_ids: vec!["lb-1".into()],
+        ..Default::default()
+    };
+    assert!(provider.frontends(&scope).await.unwrap_err().is_retryable());
+    let mut mock = MockClbApi::new();
+    mock.expect_describe_load_balancers().returning(|_, _| {
+        Err(api_error(
+            "DescribeLoadBalancers",
+            "AuthFailure.SignatureFailure",
+        ))
+    });
+    let err = provider_of(mock).frontends(&scope).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Permanent { .. }), "{err}");
+}
+
+fn provider_of(mock: MockClbApi) -> Arc<ClbProvider> {
+    provider(mock)
+}
+
+#[tokio::test]
+async fn a_namespace_scoped_controller_counts_other_namespaces_listeners_out() {
+    let other_ns = crate::marker::encode(CLUSTER, &BindingKey::new("team-b", "x"));
+    let mut mock = mock_with_lb();
+    let other = other_ns.clone();
+    mock.expect_describe_listeners().returning(move |_, _| {
+        Ok(listeners_answer(vec![
+            listener("lbl-1", 501, &marker("gs-1")),
+            listener("lbl-2", 502, &other),
+        ]))
+    });
+    mock.expect_delete_load_balancer_listeners().never();
+    let config = ClbProviderConfig {
+        namespace: Some("games".into()),
+        ..config()
+    };
+    let provider = Arc::new(ClbProvider::new(Arc::new(mock), config).unwrap());
+    let scope = Scope {
+        cluster: CLUSTER.into(),
+        frontend_ids: vec!["lb-1".into()],
+        namespace: Some("games".into()),
+        ..Default::default()
+    };
+    let f = provider.frontends(&scope).await.unwrap().remove(0);
+    assert_eq!(f.capacity, 49);
+    assert_eq!(f.taken.len(), 1);
+    assert_eq!(f.taken[0].port, 502);
+    // Cluster-wide, it is ours.
+    let all = Scope {
+        namespace: None,
+        ..scope.clone()
+    };
+    let f = provider.frontends(&all).await.unwrap().remove(0);
+    assert_eq!((f.capacity, f.taken.len()), (50, 0));
+
+    // Ensuring onto its port is the user's conflict, not a wait.
+    let err = provider
+        .ensure(&binding("gs-2", "lb-1", 502, Some("10.0.0.2")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), reason::PORT_CONFLICT, "{err}");
+    assert!(!err.is_retryable());
+
+    // list_owned leaves it out, and names our own listener's namespace.
+    let owned = provider.list_owned(&scope).await.unwrap();
+    let seen: Vec<(&str, Option<&str>)> = owned
+        .iter()
+        .map(|o| (o.resource_id.as_str(), o.namespace.as_deref()))
+        .collect();
+    assert_eq!(seen, [("lbl-1", Some("games"))]);
 }
 
 #[tokio::test]
@@ -791,6 +991,7 @@ async fn list_owned_finds_our_listeners_with_their_owners() {
         cluster: CLUSTER.into(),
         region: None,
         frontend_ids: vec!["lb-1".into()],
+        namespace: None,
     };
     let owned = provider.list_owned(&scope).await.unwrap();
     let owners: Vec<(&str, Option<&BindingKey>)> = owned
@@ -811,4 +1012,246 @@ async fn list_owned_finds_our_listeners_with_their_owners() {
     provider.release(&b).await.unwrap();
     let owned = provider.list_owned(&scope).await.unwrap();
     assert_eq!(owned[1].owner.as_ref(), Some(&long));
+}
+
+/// A mock CLB `lb-1` whose only listener `lbl-9` (port 509) carries `name`; deletes are
+/// counted.
+fn mock_with_orphan(
+    name: &'static str,
+    deletes: Arc<std::sync::atomic::AtomicUsize>,
+) -> MockClbApi {
+    let mut mock = mock_with_lb();
+    let names = Arc::new(std::sync::Mutex::new(vec![name.to_string()]));
+    let current = Arc::clone(&names);
+    mock.expect_describe_listeners().returning(move |_, _| {
+        let name = current.lock().unwrap().last().cloned();
+        Ok(listeners_answer(
+            name.map(|n| listener("lbl-9", 509, &n))
+                .into_iter()
+                .collect(),
+        ))
+    });
+    mock.expect_describe_targets()
+        .returning(|_, _| Ok(Default::default()));
+    mock.expect_batch_register_targets()
+        .returning(|_, _| Ok(Default::default()));
+    mock.expect_delete_load_balancer_listeners()
+        .withf(|_, req| req.listener_ids.as_deref() == Some(&["lbl-9".to_string()][..]))
+        .returning(move |_, _| {
+            deletes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            names.lock().unwrap().clear();
+            Ok(Default::default())
+        });
+    mock
+}
+
+fn scope_lb1() -> Scope {
+    Scope {
+        cluster: CLUSTER.into(),
+        frontend_ids: vec!["lb-1".into()],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_releases_a_listed_orphan_that_nothing_adopted() {
+    let deletes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let name: &'static str = Box::leak(marker("gone-1").into_boxed_str());
+    let provider = provider(mock_with_orphan(name, Arc::clone(&deletes)));
+    let owned = provider.list_owned(&scope_lb1()).await.unwrap();
+    assert_eq!(owned.len(), 1);
+    assert_eq!(owned[0].namespace.as_deref(), Some("games"));
+    provider.release_orphan(&owned[0]).await.unwrap();
+    assert_eq!(deletes.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Gone now: releasing it again writes nothing.
+    provider.release_orphan(&owned[0]).await.unwrap();
+    assert_eq!(deletes.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_sweep_leaves_an_orphan_an_ensure_adopted_after_the_listing() {
+    let deletes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let name: &'static str = Box::leak(marker("back-1").into_boxed_str());
+    let provider = provider(mock_with_orphan(name, Arc::clone(&deletes)));
+    let owned = provider.list_owned(&scope_lb1()).await.unwrap();
+    // Its binding came back between the listing and the release.
+    let status = provider
+        .ensure(&binding("back-1", "lb-1", 509, Some("10.0.0.9")))
+        .await
+        .unwrap();
+    assert_eq!(status.resource_id, "lbl-9");
+    provider.release_orphan(&owned[0]).await.unwrap();
+    assert_eq!(deletes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // A later listing (the binding gone again) may release it.
+    let owned = provider.list_owned(&scope_lb1()).await.unwrap();
+    provider.release_orphan(&owned[0]).await.unwrap();
+    assert_eq!(deletes.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_sweep_leaves_what_it_never_listed_or_what_changed_name() {
+    let deletes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let name: &'static str = Box::leak(marker("gone-2").into_boxed_str());
+    let provider = provider(mock_with_orphan(name, Arc::clone(&deletes)));
+    let never_listed = dac_provider_api::OwnedResource {
+        resource_id: "lbl-9".into(),
+        region: None,
+        slot: Slot::Port {
+            frontend_id: "lb-1".into(),
+            public_ip: None,
+            port: 509,
+            protocol: Protocol::Tcp,
+        },
+        owner: Some(BindingKey::new("games", "gone-2")),
+        namespace: Some("games".into()),
+    };
+    provider.release_orphan(&never_listed).await.unwrap();
+    assert_eq!(deletes.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // Listed under one name; renamed (by hand) before the release: left alone.
+    let renamed: &'static str = "renamed-by-hand";
+    let deletes2 = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut mock = mock_with_lb();
+    let answers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    mock.expect_describe_listeners().returning(move |_, _| {
+        let n = answers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let current = if n == 0 { name } else { renamed };
+        Ok(listeners_answer(vec![listener("lbl-9", 509, current)]))
+    });
+    let counted = Arc::clone(&deletes2);
+    mock.expect_delete_load_balancer_listeners()
+        .returning(move |_, _| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Default::default())
+        });
+    let provider = provider_of(mock);
+    let owned = provider.list_owned(&scope_lb1()).await.unwrap();
+    provider.release_orphan(&owned[0]).await.unwrap();
+    assert_eq!(deletes2.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_listener_deleted_by_someone_else_is_dropped_from_the_delete_and_the_rest_deleted() {
+    let mut mock = mock_with_lb();
+    // The round sees both; by the time it deletes, lbl-1 is gone.
+    let describes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = Arc::clone(&describes);
+    mock.expect_describe_listeners().returning(move |_, _| {
+        let first = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        let mut listeners = vec![listener("lbl-2", 502, &marker("gs-2"))];
+        if first {
+            listeners.insert(0, listener("lbl-1", 501, &marker("gs-1")));
+        }
+        Ok(listeners_answer(listeners))
+    });
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let calls = Arc::clone(&sent);
+    mock.expect_delete_load_balancer_listeners()
+        .returning(move |_, req| {
+            let ids = req.listener_ids.clone().expect("never without ids");
+            assert!(!ids.is_empty(), "never with empty ids");
+            calls.lock().unwrap().push(ids.clone());
+            if ids.contains(&"lbl-1".to_string()) {
+                return Err(Error::api(
+                    "DeleteLoadBalancerListeners",
+                    "InvalidParameter",
+                    "some ListenerId [\"lbl-1\"] not found",
+                    "r",
+                ));
+            }
+            Ok(Default::default())
+        });
+    let provider = provider(mock);
+    let (a, b) = (
+        binding("gs-1", "lb-1", 501, None),
+        binding("gs-2", "lb-1", 502, None),
+    );
+    let (ra, rb) = tokio::join!(provider.release(&a), provider.release(&b));
+    ra.unwrap();
+    rb.unwrap();
+    let mut sent = sent.lock().unwrap().clone();
+    for ids in &mut sent {
+        ids.sort();
+    }
+    // Not split in halves: described again, and only what is left is sent.
+    assert_eq!(sent, [vec!["lbl-1", "lbl-2"], vec!["lbl-2"]]);
+    assert_eq!(describes.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_target_removed_by_someone_else_counts_as_deregistered() {
+    let mut mock = mock_with_lb();
+    mock.expect_describe_listeners().returning(|_, _| {
+        Ok(listeners_answer(vec![
+            listener("lbl-1", 501, &marker("gs-1")),
+            listener("lbl-2", 502, &marker("gs-2")),
+        ]))
+    });
+    // Each listener has a stale target; lbl-1's is removed by someone else before our
+    // deregister reaches the cloud.
+    let removed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let described = Arc::clone(&removed);
+    mock.expect_describe_targets().returning(move |_, req| {
+        let gone = described.load(std::sync::atomic::Ordering::SeqCst);
+        let listeners = req
+            .listener_ids
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|id| {
+                let targets = if id == "lbl-1" && gone {
+                    vec![]
+                } else {
+                    vec![eni_target("10.9.9.9", 7000)]
+                };
+                clb::ListenerBackend {
+                    listener_id: Some(id),
+                    targets,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        Ok(clb::DescribeTargetsResponse {
+            listeners,
+            ..Default::default()
+        })
+    });
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let calls = Arc::clone(&sent);
+    mock.expect_batch_deregister_targets()
+        .returning(move |_, req| {
+            let listeners: Vec<String> =
+                req.targets.iter().map(|t| t.listener_id.clone()).collect();
+            calls.lock().unwrap().push(listeners.clone());
+            if listeners.contains(&"lbl-1".to_string()) {
+                removed.store(true, std::sync::atomic::Ordering::SeqCst);
+                return Err(Error::api(
+                    "BatchDeregisterTargets",
+                    "InvalidParameter",
+                    "some targets are not bound",
+                    "r",
+                ));
+            }
+            Ok(Default::default())
+        });
+    mock.expect_batch_register_targets()
+        .times(1)
+        .returning(|_, req| {
+            assert_eq!(req.targets.len(), 2);
+            Ok(Default::default())
+        });
+    let provider = provider(mock);
+    let results = ensure_all(
+        &provider,
+        vec![
+            binding("gs-1", "lb-1", 501, Some("10.0.0.1")),
+            binding("gs-2", "lb-1", 502, Some("10.0.0.2")),
+        ],
+    )
+    .await;
+    for (b, result) in results {
+        assert_eq!(result.unwrap().state, BindingState::Bound, "{}", b.key);
+    }
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent, [vec!["lbl-1", "lbl-2"], vec!["lbl-2"]]);
 }

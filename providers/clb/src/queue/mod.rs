@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dac_provider_api::{Backend, BindingState, Protocol};
+use dac_provider_support::marker::HashedOwners;
 use dac_provider_support::queue::{self, Slotted};
+use dac_provider_support::sweep::{Listing, SweepGuard};
 
 use crate::cache::Caches;
 use crate::settings::ListenerSettings;
@@ -45,6 +47,10 @@ pub(crate) struct ReleaseJob {
     /// The listener id from the child's status or from `list_owned`; deleted when its name
     /// carries this cluster's marker, whoever the owner.
     pub resource_id: Option<String>,
+    /// Set for the orphan sweep (`release_orphan`): what its listing saw of the listener
+    /// `resource_id`, which is deleted only if it still carries that name and no ensure has
+    /// adopted it since.
+    pub orphan: Option<Listing>,
 }
 
 /// What the worker answers an `ensure` with.
@@ -85,6 +91,25 @@ pub(crate) struct WorkerEnv {
     pub max_ports_per_create: usize,
     pub task_deadline: Duration,
     pub listener_quota: Option<u32>,
+    /// The one namespace the controller serves, if it serves one.
+    pub namespace: Option<String>,
+    /// Owners of hashed markers seen since start.
+    pub owners: HashedOwners,
+    /// Listings and adoptions of listeners, for `release_orphan`.
+    pub sweep: SweepGuard,
+}
+
+impl WorkerEnv {
+    /// Whose a listener named `name` is, with hashed owners named when known.
+    pub fn ownership(&self, name: &str) -> crate::marker::Ownership {
+        self.owners
+            .resolve(name, crate::marker::parse(&self.cluster, name))
+    }
+}
+
+/// The key of a listener in the [`SweepGuard`].
+pub(crate) fn sweep_key(region: &str, lb_id: &str, listener_id: &str) -> String {
+    format!("{region}/{lb_id}/{listener_id}")
 }
 
 /// The queues by (region, load balancer id); workers are started on first use.

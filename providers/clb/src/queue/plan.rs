@@ -7,7 +7,8 @@ use dac_provider_api::{Backend, Protocol, ProviderError};
 use dac_tencentcloud::models::clb;
 
 use crate::errors::reason;
-use crate::marker;
+use crate::marker::{self, Ownership};
+use crate::settings::ListenerSettings;
 
 /// How long a binding whose port another of our listeners holds waits before asking again:
 /// that listener's own release (or the controller's orphan sweep) frees it.
@@ -22,6 +23,8 @@ pub(crate) struct ListenerView {
     /// Last port of a port-range listener; 0 for a single port.
     pub end_port: i64,
     pub name: String,
+    /// Its settings, as far as DescribeListeners shows them.
+    pub settings: ListenerSettings,
 }
 
 impl ListenerView {
@@ -32,7 +35,25 @@ impl ListenerView {
             port: l.port?,
             end_port: l.end_port.unwrap_or(0),
             name: l.listener_name.clone().unwrap_or_default(),
+            settings: ListenerSettings::of_listener(l),
         })
+    }
+
+    /// The slots it holds, as the allocator names them: its port(s) in the TCP or UDP space
+    /// (TCP_SSL, HTTP and HTTPS share TCP's, QUIC shares UDP's).
+    pub fn slots(&self) -> impl Iterator<Item = (u16, Protocol)> + '_ {
+        let protocol = match family(&self.protocol) {
+            "udp" => Protocol::Udp,
+            _ => Protocol::Tcp,
+        };
+        let first = u16::try_from(self.port).ok();
+        let last = u16::try_from(self.end_port.max(self.port)).ok();
+        let ports = match (first, last) {
+            (Some(first), Some(last)) => first..=last,
+            #[allow(clippy::reversed_empty_ranges)]
+            _ => 1..=0,
+        };
+        ports.map(move |port| (port, protocol))
     }
 
     fn covers(&self, port: u16) -> bool {
@@ -67,9 +88,13 @@ pub(crate) enum EnsurePlan {
     Fail(ProviderError),
 }
 
+/// `ownership` reads a listener name (with the hashed owners the provider knows); `served` is
+/// the one namespace the controller serves, if any.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn plan_ensure(
     listeners: &[ListenerView],
-    cluster: &str,
+    ownership: &dyn Fn(&str) -> Ownership,
+    served: Option<&str>,
     lb_id: &str,
     marker_name: &str,
     port: u16,
@@ -91,10 +116,11 @@ pub(crate) fn plan_ensure(
         "port {port}/{protocol} of CLB {lb_id} is held by listener {} ({} {}, name {:?})",
         holder.id, holder.protocol, holder.port, holder.name
     );
-    EnsurePlan::Fail(marker::parse(cluster, &holder.name).slot_held_error(
+    EnsurePlan::Fail(ownership(&holder.name).slot_held_error(
         &what,
         reason::PORT_CONFLICT,
         HELD_BY_SIBLING_RETRY,
+        served,
     ))
 }
 
@@ -135,9 +161,23 @@ impl TargetChanges {
     }
 }
 
+/// Whether a bound target was bound by ENI IP (as ours are) rather than by CVM instance. The
+/// official DescribeTargets examples show an ENI target as the CVM holding the ENI, with both
+/// `InstanceId` and `EniId` set and `Type` "CVM"; a CVM bound by `InstanceId` has no `EniId`
+/// (and `Type` "cvm" in lower case). So the ENI id, not the instance id, tells them apart.
+fn bound_by_eni_ip(target: &clb::Backend) -> bool {
+    target.eni_id.as_deref().is_some_and(|id| !id.is_empty())
+        || target
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("ENI"))
+        || target.instance_id.as_deref().unwrap_or("").is_empty()
+}
+
+/// A Pod's target: bound by ENI IP, at its IP and port.
 fn is_desired(target: &clb::Backend, desired: &Backend) -> bool {
     target.port == Some(i64::from(desired.port))
-        && target.instance_id.as_deref().unwrap_or("").is_empty()
+        && bound_by_eni_ip(target)
         && target.private_ip_addresses.contains(&desired.pod_ip)
 }
 
@@ -176,22 +216,35 @@ pub(crate) fn target_changes(
     changes
 }
 
-/// A bound target as the batch actions name it: by instance for CVM targets, by IP for ENI ones.
+/// A bound target as the batch actions name it: by IP for ENI targets (even though they carry
+/// the CVM's instance id too), by instance for CVM ones.
 fn as_batch_target(listener_id: &str, target: &clb::Backend) -> Option<clb::BatchTarget> {
     let base = clb::BatchTarget {
         listener_id: listener_id.to_string(),
         port: target.port?,
         ..Default::default()
     };
-    match target.instance_id.as_deref().filter(|id| !id.is_empty()) {
-        Some(id) => Some(clb::BatchTarget {
-            instance_id: Some(id.to_string()),
-            ..base
-        }),
-        None => Some(clb::BatchTarget {
+    if bound_by_eni_ip(target) {
+        return Some(clb::BatchTarget {
             eni_ip: Some(target.private_ip_addresses.first()?.clone()),
             ..base
-        }),
+        });
+    }
+    Some(clb::BatchTarget {
+        instance_id: target.instance_id.clone(),
+        ..base
+    })
+}
+
+/// Whether the bound target `bound` is the one `target` names (as a batch call names it).
+pub(crate) fn names_target(bound: &clb::Backend, target: &clb::BatchTarget) -> bool {
+    if bound.port != Some(target.port) {
+        return false;
+    }
+    match (&target.eni_ip, &target.instance_id) {
+        (Some(ip), _) => bound_by_eni_ip(bound) && bound.private_ip_addresses.contains(ip),
+        (None, Some(id)) => !bound_by_eni_ip(bound) && bound.instance_id.as_ref() == Some(id),
+        (None, None) => false,
     }
 }
 
@@ -201,6 +254,28 @@ mod tests {
     use dac_provider_api::BindingKey;
 
     const CLUSTER: &str = "cls-1";
+
+    fn read(name: &str) -> Ownership {
+        marker::parse(CLUSTER, name)
+    }
+
+    fn plan(
+        listeners: &[ListenerView],
+        served: Option<&str>,
+        marker_name: &str,
+        port: u16,
+        protocol: Protocol,
+    ) -> EnsurePlan {
+        plan_ensure(
+            listeners,
+            &read,
+            served,
+            "lb-1",
+            marker_name,
+            port,
+            protocol,
+        )
+    }
 
     fn ours(key: &str) -> String {
         marker::encode(CLUSTER, &BindingKey::new("ns", key))
@@ -213,6 +288,7 @@ mod tests {
             port,
             end_port: 0,
             name: name.into(),
+            settings: ListenerSettings::default(),
         }
     }
 
@@ -220,16 +296,16 @@ mod tests {
     fn adopts_our_own_listener_and_creates_on_a_free_port() {
         let listeners = vec![listener("lbl-1", "TCP", 501, &ours("a"))];
         assert_eq!(
-            plan_ensure(&listeners, CLUSTER, "lb-1", &ours("a"), 501, Protocol::Tcp),
+            plan(&listeners, None, &ours("a"), 501, Protocol::Tcp),
             EnsurePlan::Adopt("lbl-1".into())
         );
         assert_eq!(
-            plan_ensure(&listeners, CLUSTER, "lb-1", &ours("b"), 502, Protocol::Tcp),
+            plan(&listeners, None, &ours("b"), 502, Protocol::Tcp),
             EnsurePlan::Create
         );
         // UDP on the same port number is a different slot.
         assert_eq!(
-            plan_ensure(&listeners, CLUSTER, "lb-1", &ours("c"), 501, Protocol::Udp),
+            plan(&listeners, None, &ours("c"), 501, Protocol::Udp),
             EnsurePlan::Create
         );
     }
@@ -250,16 +326,15 @@ mod tests {
                 &marker::encode("other-cluster", &BindingKey::new("ns", "a")),
             ),
         ] {
-            let plan = plan_ensure(
+            let planned = plan(
                 std::slice::from_ref(&holder),
-                CLUSTER,
-                "lb-1",
+                None,
                 &ours("a"),
                 501,
                 Protocol::Tcp,
             );
-            let EnsurePlan::Fail(err) = plan else {
-                panic!("{holder:?}: {plan:?}")
+            let EnsurePlan::Fail(err) = planned else {
+                panic!("{holder:?}: {planned:?}")
             };
             assert_eq!(err.reason(), reason::PORT_CONFLICT, "{holder:?}");
             assert!(err.message().contains("lbl-x"));
@@ -269,19 +344,56 @@ mod tests {
     #[test]
     fn our_listener_for_another_child_is_waited_for() {
         let listeners = vec![listener("lbl-1", "TCP", 501, &ours("old"))];
-        let EnsurePlan::Fail(err) = plan_ensure(
-            &listeners,
-            CLUSTER,
-            "lb-1",
-            &ours("new"),
-            501,
-            Protocol::Tcp,
-        ) else {
+        let EnsurePlan::Fail(err) = plan(&listeners, None, &ours("new"), 501, Protocol::Tcp) else {
             panic!()
         };
         assert!(err.is_retryable());
         assert_eq!(err.retry_after_hint(), Some(HELD_BY_SIBLING_RETRY));
         assert!(err.message().contains("ns/old"), "{err}");
+        // The same, for a controller serving that namespace.
+        let EnsurePlan::Fail(err) = plan(&listeners, Some("ns"), &ours("new"), 501, Protocol::Tcp)
+        else {
+            panic!()
+        };
+        assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn another_namespaces_listener_is_a_conflict_when_serving_one_namespace() {
+        let other = marker::encode(CLUSTER, &BindingKey::new("team-b", "old"));
+        let listeners = vec![listener("lbl-1", "TCP", 501, &other)];
+        let EnsurePlan::Fail(err) =
+            plan(&listeners, Some("team-a"), &ours("new"), 501, Protocol::Tcp)
+        else {
+            panic!()
+        };
+        assert_eq!(err.reason(), reason::PORT_CONFLICT);
+        assert!(!err.is_retryable());
+        // Cluster-wide, the same listener is a sibling being released: wait.
+        let EnsurePlan::Fail(err) = plan(&listeners, None, &ours("new"), 501, Protocol::Tcp) else {
+            panic!()
+        };
+        assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn slots_of_a_listener_follow_its_family_and_range() {
+        let http = listener("lbl-1", "HTTP", 80, "");
+        assert_eq!(http.slots().collect::<Vec<_>>(), [(80, Protocol::Tcp)]);
+        let quic = listener("lbl-2", "QUIC", 443, "");
+        assert_eq!(quic.slots().collect::<Vec<_>>(), [(443, Protocol::Udp)]);
+        let range = ListenerView {
+            end_port: 602,
+            ..listener("lbl-3", "UDP", 600, "")
+        };
+        assert_eq!(
+            range.slots().collect::<Vec<_>>(),
+            [
+                (600, Protocol::Udp),
+                (601, Protocol::Udp),
+                (602, Protocol::Udp)
+            ]
+        );
     }
 
     #[test]
@@ -369,6 +481,40 @@ mod tests {
         assert_eq!(crowded.deregister[1].instance_id.as_deref(), Some("ins-1"));
         assert_eq!(crowded.deregister[1].eni_ip, None);
         assert!(crowded.register.is_none());
+
+        // Shaped as the official example shows an ENI target: the CVM holding the ENI, with
+        // both ids. It is the Pod's target, and is deregistered by its IP.
+        let example = clb::Backend {
+            kind: Some("CVM".into()),
+            instance_id: Some("ins-12345678".into()),
+            eni_id: Some("eni-12345678".into()),
+            port: Some(7000),
+            private_ip_addresses: vec!["10.0.0.5".into()],
+            ..Default::default()
+        };
+        assert!(target_changes("lbl-1", std::slice::from_ref(&example), Some(&b)).is_empty());
+        let stale = clb::Backend {
+            private_ip_addresses: vec!["10.0.0.9".into()],
+            ..example
+        };
+        let moved = target_changes("lbl-1", &[stale], Some(&b));
+        assert_eq!(moved.deregister[0].eni_ip.as_deref(), Some("10.0.0.9"));
+        assert_eq!(moved.deregister[0].instance_id, None);
+        // A CVM in lower case without an ENI id, at the Pod's IP by chance: not the Pod's.
+        let cvm_lower = clb::Backend {
+            kind: Some("cvm".into()),
+            instance_id: Some("ins-19425y2y".into()),
+            eni_id: Some(String::new()),
+            port: Some(7000),
+            private_ip_addresses: vec!["10.0.0.5".into()],
+            ..Default::default()
+        };
+        let replaced = target_changes("lbl-1", &[cvm_lower], Some(&b));
+        assert_eq!(
+            replaced.deregister[0].instance_id.as_deref(),
+            Some("ins-19425y2y")
+        );
+        assert!(replaced.register.is_some());
 
         // No backend: no target at all.
         let none = target_changes("lbl-1", &[eni("10.0.0.5", 7000)], None);

@@ -4,7 +4,7 @@
 //! 2. Releases first (they free ports and quota for the creates that follow):
 //!    DeleteLoadBalancerListeners, up to 20 ids per call, and wait for the task.
 //! 3. Ensures: adopt our existing listeners, create the missing ones with CreateListener grouped
-//!    by (protocol, settings), up to 50 ports per call, waiting for each task (the instance is
+//!    by (protocol, settings), up to 49 ports per call, waiting for each task (the instance is
 //!    locked until it ends).
 //! 4. Targets: DescribeTargets for adopted listeners (20 per call; new ones have none), then
 //!    BatchDeregisterTargets for whatever is not the binding's backend and BatchRegisterTargets
@@ -27,7 +27,6 @@ use super::plan::{self, EnsurePlan, ListenerView};
 use super::{EnsureJob, EnsureOutcome, ReleaseJob, WorkerEnv};
 use crate::cache;
 use crate::errors::{self, Stage, reason};
-use crate::marker::{self, Ownership};
 use crate::settings::ListenerSettings;
 
 /// Listener ids per DeleteLoadBalancerListeners call.
@@ -43,26 +42,32 @@ pub(crate) type Round = queue::Round<EnsureJob, EnsureOutcome, ReleaseJob>;
 pub(crate) async fn run(env: &WorkerEnv, region: &str, lb_id: &str, round: Round) {
     let Round { ensures, releases } = round;
     tracing::debug!(ensures = ensures.len(), releases = releases.len(), "round");
-    // The VIP for the ensures' addresses: cached, so usually free; looked up once per round
+    // The address host for the ensures: cached, so usually free; looked up once per round
     // rather than once per binding.
     let looked = async {
-        let vip = if ensures.is_empty() {
+        let host = if ensures.is_empty() {
             None
         } else {
             let key = [lb_id.to_string()];
-            let infos = cache::load_balancers(env.api.as_ref(), &env.caches, region, &key).await?;
-            infos.get(lb_id).and_then(|info| info.vip.clone())
+            let lookup = cache::load_balancers(env.api.as_ref(), &env.caches, region, &key).await?;
+            match lookup.found.get(lb_id) {
+                Some(info) => info.host.clone(),
+                None => {
+                    return Err(ProviderError::user_fixable(
+                        reason::LOAD_BALANCER_NOT_FOUND,
+                        format!("CLB {lb_id} does not exist in region {region}"),
+                    ));
+                }
+            }
         };
         let listeners = describe_listeners(env, region, lb_id).await?;
-        Ok::<_, ProviderError>((vip, listeners))
+        Ok::<_, ProviderError>((host, listeners))
     };
-    let (vip, mut listeners) = match looked.await {
+    let (host, mut listeners) = match looked.await {
         Ok(found) => found,
         Err(err) => {
             if err.reason() == reason::LOAD_BALANCER_NOT_FOUND {
-                env.caches
-                    .load_balancers
-                    .remove(&(region.to_string(), lb_id.to_string()));
+                env.caches.forget(region, lb_id);
             }
             for g in ensures {
                 g.reply(Err(err.clone()));
@@ -78,39 +83,20 @@ pub(crate) async fn run(env: &WorkerEnv, region: &str, lb_id: &str, round: Round
         listeners.retain(|l| !deleted.contains(&l.id));
     }
     if !ensures.is_empty() {
-        run_ensures(env, region, lb_id, vip.as_deref(), &listeners, ensures).await;
+        run_ensures(env, region, lb_id, host.as_deref(), &listeners, ensures).await;
     }
 }
 
-/// All listeners of the instance; refreshes the count of foreign ones on the way (capacity).
+/// All listeners of the instance, read afresh (the cache of them is refreshed on the way).
 async fn describe_listeners(
     env: &WorkerEnv,
     region: &str,
     lb_id: &str,
 ) -> Result<Vec<ListenerView>> {
-    let req = clb::DescribeListenersRequest {
-        load_balancer_id: lb_id.to_string(),
-        ..Default::default()
-    };
-    let resp = env
-        .api
-        .describe_listeners(region, &req)
+    let listeners = cache::describe_listeners(env.api.as_ref(), &env.caches, region, lb_id)
         .await
         .map_err(|e| errors::map(&e, Stage::Read, lb_id))?;
-    let listeners: Vec<ListenerView> = resp
-        .listeners
-        .iter()
-        .filter_map(ListenerView::from_model)
-        .collect();
-    let foreign = listeners
-        .iter()
-        .filter(|l| marker::parse(&env.cluster, &l.name) == Ownership::Foreign)
-        .count();
-    env.caches.foreign_listeners.insert(
-        (region.to_string(), lb_id.to_string()),
-        u32::try_from(foreign).unwrap_or(u32::MAX),
-    );
-    Ok(listeners)
+    Ok(listeners.as_ref().clone())
 }
 
 /// What may concern one item of a batch: see [`errors::worth_splitting`]. Unlike natgw, a
@@ -156,14 +142,18 @@ async fn run_releases(
         .iter()
         .map(|g| {
             let j = &g.job;
-            plan::release_ids(
-                listeners,
-                &env.cluster,
-                &j.marker,
-                j.port,
-                j.protocol,
-                j.resource_id.as_deref(),
-            )
+            match (&j.orphan, &j.resource_id) {
+                (Some(listing), Some(id)) => orphan_ids(env, region, lb_id, listeners, id, listing),
+                (Some(_), None) => Vec::new(),
+                (None, _) => plan::release_ids(
+                    listeners,
+                    &env.cluster,
+                    &j.marker,
+                    j.port,
+                    j.protocol,
+                    j.resource_id.as_deref(),
+                ),
+            }
         })
         .collect();
     let mut ids: Vec<String> = Vec::new();
@@ -172,45 +162,15 @@ async fn run_releases(
             ids.push(id.clone());
         }
     }
-    let mut outcome: HashMap<String, Result<()>> = HashMap::new();
-    let calls = call_split(ids, MAX_DELETE_IDS, |chunk: Vec<String>| async move {
-        let req = clb::DeleteLoadBalancerListenersRequest {
-            load_balancer_id: lb_id.to_string(),
-            listener_ids: Some(chunk),
-        };
-        let resp = env.api.delete_load_balancer_listeners(region, &req).await?;
-        let deadline = Instant::now() + env.task_deadline;
-        Ok(env
-            .api
-            .wait_clb_task(region, &resp.request_id, deadline)
-            .await
-            .map(|_| ()))
-    })
-    .await;
-    for (chunk, result) in calls {
-        let result = match result {
-            Ok(Ok(())) => Ok(()),
-            // Failed, or still running at the deadline: the next release looks again.
-            Ok(Err(wait)) => Err(errors::map(&wait, Stage::Delete, lb_id)),
-            // Gone since we looked: what release wants.
-            Err(err)
-                if chunk.len() == 1
-                    && err.kind() == dac_tencentcloud::ErrorKind::NotFound
-                    && err.code() != Some("InvalidParameter.LBIdNotFound") =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(errors::map(&err, Stage::Delete, lb_id)),
-        };
-        for id in chunk {
-            outcome.insert(id, result.clone());
-        }
-    }
+    let outcome = delete_listeners(env, region, lb_id, ids).await;
     let deleted: HashSet<String> = outcome
         .iter()
         .filter(|(_, r)| r.is_ok())
         .map(|(id, _)| id.clone())
         .collect();
+    for id in &deleted {
+        env.sweep.forget(&super::sweep_key(region, lb_id, id));
+    }
     for (g, ids) in releases.into_iter().zip(per_job) {
         let result = ids
             .iter()
@@ -220,6 +180,106 @@ async fn run_releases(
         g.reply(result);
     }
     deleted
+}
+
+/// How often a call is sent again after the cloud refused it because part of it was done by
+/// someone else meanwhile (a listener deleted, a target deregistered): each time, what is left
+/// was read afresh, so more than a couple of rounds means the cloud keeps changing under us.
+const RESENDS: usize = 3;
+
+/// Deletes listeners `ids`, at most 20 per DeleteLoadBalancerListeners, and waits for each
+/// task; the outcome per id. An id already gone fails the whole call with plain
+/// `InvalidParameter` ("some ListenerId ... not found"): the listeners are then described
+/// again, the gone ones count as deleted and the rest is sent again. The call is never sent
+/// with an empty `ListenerIds`, which would delete every listener of the CLB.
+async fn delete_listeners(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    ids: Vec<String>,
+) -> HashMap<String, Result<()>> {
+    let mut outcome = HashMap::new();
+    for chunk in ids.chunks(MAX_DELETE_IDS) {
+        let mut pending = chunk.to_vec();
+        for resend in 0..=RESENDS {
+            if pending.is_empty() {
+                break;
+            }
+            let req = clb::DeleteLoadBalancerListenersRequest {
+                load_balancer_id: lb_id.to_string(),
+                listener_ids: Some(pending.clone()),
+            };
+            let err = match env.api.delete_load_balancer_listeners(region, &req).await {
+                Ok(resp) => {
+                    let deadline = Instant::now() + env.task_deadline;
+                    let result = env
+                        .api
+                        .wait_clb_task(region, &resp.request_id, deadline)
+                        .await
+                        .map(|_| ())
+                        // Failed, or still running at the deadline: the next release looks
+                        // again.
+                        .map_err(|wait| errors::map(&wait, Stage::Delete, lb_id));
+                    for id in pending.drain(..) {
+                        outcome.insert(id, result.clone());
+                    }
+                    break;
+                }
+                Err(err) => err,
+            };
+            if !errors::is_listener_gone(&err) || resend == RESENDS {
+                let mapped = errors::map(&err, Stage::Delete, lb_id);
+                for id in pending.drain(..) {
+                    outcome.insert(id, Err(mapped.clone()));
+                }
+                break;
+            }
+            tracing::debug!(error = %err, "listeners deleted meanwhile; looking again");
+            match describe_listeners(env, region, lb_id).await {
+                Ok(now) => pending.retain(|id| {
+                    let exists = now.iter().any(|l| l.id == *id);
+                    if !exists {
+                        outcome.insert(id.clone(), Ok(()));
+                    }
+                    exists
+                }),
+                Err(err) => {
+                    for id in pending.drain(..) {
+                        outcome.insert(id, Err(err.clone()));
+                    }
+                }
+            }
+        }
+    }
+    outcome
+}
+
+/// What the orphan sweep may delete: the listener `id` its listing saw, if it still carries the
+/// name it had then and no ensure has adopted it since (this runs on the CLB's queue, so no
+/// ensure can adopt it between this check and the delete). Gone already: nothing to delete.
+fn orphan_ids(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    listeners: &[ListenerView],
+    id: &str,
+    listing: &dac_provider_support::sweep::Listing,
+) -> Vec<String> {
+    let Some(listener) = listeners.iter().find(|l| l.id == id) else {
+        return Vec::new();
+    };
+    let key = super::sweep_key(region, lb_id, id);
+    match env.sweep.releasable(&key, listing, &listener.name) {
+        Ok(()) => vec![id.to_string()],
+        Err(why) => {
+            tracing::info!(
+                listener = id,
+                name = %listener.name,
+                "not releasing the listener as an orphan: {why}"
+            );
+            Vec::new()
+        }
+    }
 }
 
 /// Per-ensure progress through the round.
@@ -238,10 +298,10 @@ impl Progress {
         }
     }
 
-    /// Pending answers are made before the VIP is at hand; they get it here.
-    fn with_address(mut self, vip: Option<&str>, port: u16) -> Self {
+    /// Pending answers are made before the address is at hand; they get it here.
+    fn with_address(mut self, host: Option<&str>, port: u16) -> Self {
         if let Some(Ok(outcome)) = &mut self.result {
-            outcome.address = address(vip, port);
+            outcome.address = address(host, port);
         }
         self
     }
@@ -259,7 +319,7 @@ async fn run_ensures(
     env: &WorkerEnv,
     region: &str,
     lb_id: &str,
-    vip: Option<&str>,
+    host: Option<&str>,
     listeners: &[ListenerView],
     ensures: Vec<Grouped<EnsureJob, EnsureOutcome>>,
 ) {
@@ -272,17 +332,27 @@ async fn run_ensures(
         })
         .collect();
     let mut to_create = Vec::new();
+    let mut to_modify = Vec::new();
     for (i, g) in ensures.iter().enumerate() {
         let j = &g.job;
+        let ownership = |name: &str| env.ownership(name);
         match plan::plan_ensure(
             listeners,
-            &env.cluster,
+            &ownership,
+            env.namespace.as_deref(),
             lb_id,
             &j.marker,
             j.port,
             j.protocol,
         ) {
-            EnsurePlan::Adopt(id) => progress[i].listener_id = Some(id),
+            EnsurePlan::Adopt(id) => {
+                env.sweep.adopted(&super::sweep_key(region, lb_id, &id));
+                let current = listeners.iter().find(|l| l.id == id);
+                if current.is_some_and(|l| j.settings.differs_from(&l.settings)) {
+                    to_modify.push(i);
+                }
+                progress[i].listener_id = Some(id);
+            }
             EnsurePlan::Create => to_create.push(i),
             EnsurePlan::Fail(err) => progress[i].fail(err),
         }
@@ -297,9 +367,10 @@ async fn run_ensures(
     )
     .await;
     create_listeners(env, region, lb_id, &ensures, to_create, &mut progress).await;
+    modify_listeners(env, region, lb_id, &ensures, to_modify, &mut progress).await;
     sync_targets(env, region, lb_id, &ensures, &mut progress).await;
     for (g, p) in ensures.into_iter().zip(progress) {
-        let p = p.with_address(vip, g.job.port);
+        let p = p.with_address(host, g.job.port);
         let result = p.result.unwrap_or_else(|| match p.listener_id {
             Some(listener_id) => Ok(EnsureOutcome {
                 listener_id,
@@ -308,7 +379,7 @@ async fn run_ensures(
                 } else {
                     BindingState::Available
                 },
-                address: address(vip, g.job.port),
+                address: address(host, g.job.port),
             }),
             None => Err(ProviderError::permanent(
                 "internal: ensure finished without a listener",
@@ -318,8 +389,9 @@ async fn run_ensures(
     }
 }
 
-fn address(vip: Option<&str>, port: u16) -> Option<String> {
-    vip.map(|vip| format!("{vip}:{port}"))
+/// `host:port`; an IPv6 host is already bracketed ([`cache::address_host`]).
+fn address(host: Option<&str>, port: u16) -> Option<String> {
+    host.map(|host| format!("{host}:{port}"))
 }
 
 /// Creates beyond the listener quota fail at once with the user-facing reason instead of
@@ -424,6 +496,7 @@ async fn create_listeners(
             match result {
                 Ok((ids, wait)) if ids.len() == chunk.len() => {
                     for (&i, id) in chunk.iter().zip(ids) {
+                        env.sweep.adopted(&super::sweep_key(region, lb_id, &id));
                         progress[i].listener_id = Some(id.clone());
                         progress[i].fresh = true;
                         match &wait {
@@ -459,6 +532,62 @@ async fn create_listeners(
                         progress[i].fail(mapped.clone());
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Gives adopted listeners whose settings differ from their binding's `CLBListenerConfig` the
+/// binding's settings (it was edited since they were made): ModifyListener changes one
+/// listener per call and locks the CLB until its task ends, so the round does them one after
+/// the other, each waited for.
+async fn modify_listeners(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    ensures: &[Grouped<EnsureJob, EnsureOutcome>],
+    to_modify: Vec<usize>,
+    progress: &mut [Progress],
+) {
+    for i in to_modify {
+        let Some(listener_id) = progress[i].active().map(str::to_string) else {
+            continue;
+        };
+        let settings = &ensures[i].job.settings;
+        let mut req = clb::ModifyListenerRequest {
+            load_balancer_id: lb_id.to_string(),
+            listener_id: listener_id.clone(),
+            ..Default::default()
+        };
+        settings.apply_modify(&mut req);
+        tracing::info!(listener = %listener_id, "the listener config changed; modifying the listener");
+        let stage = Stage::Create {
+            custom_settings: true,
+        };
+        let resp = match env.api.modify_listener(region, &req).await {
+            Ok(resp) => resp,
+            Err(err) => {
+                progress[i].fail(errors::map(&err, stage, lb_id));
+                continue;
+            }
+        };
+        let deadline = Instant::now() + env.task_deadline;
+        match env
+            .api
+            .wait_clb_task(region, &resp.request_id, deadline)
+            .await
+        {
+            Ok(_) => {}
+            Err(err @ Error::TaskFailed { .. }) => {
+                progress[i].fail(errors::map(&err, stage, lb_id))
+            }
+            // Still running: the listener works; the next ensure sees the new settings.
+            Err(_) => {
+                progress[i].result = Some(Ok(EnsureOutcome {
+                    listener_id,
+                    state: BindingState::Pending,
+                    address: None,
+                }));
             }
         }
     }
@@ -535,32 +664,21 @@ async fn batch_targets(
     register: bool,
     progress: &mut [Progress],
 ) {
-    let action = if register { "register" } else { "deregister" };
+    if !register {
+        return deregister_targets(env, region, lb_id, targets, progress).await;
+    }
     let calls = call_split(
         targets,
         MAX_BATCH_TARGETS,
         |chunk: Vec<(usize, clb::BatchTarget)>| async move {
-            let targets: Vec<clb::BatchTarget> = chunk.into_iter().map(|(_, t)| t).collect();
-            let load_balancer_id = lb_id.to_string();
-            if register {
-                let req = clb::BatchRegisterTargetsRequest {
-                    load_balancer_id,
-                    targets,
-                };
-                env.api
-                    .batch_register_targets(region, &req)
-                    .await
-                    .map(|r| r.fail_listener_id_set)
-            } else {
-                let req = clb::BatchDeregisterTargetsRequest {
-                    load_balancer_id,
-                    targets,
-                };
-                env.api
-                    .batch_deregister_targets(region, &req)
-                    .await
-                    .map(|r| r.fail_listener_id_set)
-            }
+            let req = clb::BatchRegisterTargetsRequest {
+                load_balancer_id: lb_id.to_string(),
+                targets: chunk.into_iter().map(|(_, t)| t).collect(),
+            };
+            env.api
+                .batch_register_targets(region, &req)
+                .await
+                .map(|r| r.fail_listener_id_set)
         },
     )
     .await;
@@ -570,7 +688,7 @@ async fn batch_targets(
                 for (i, t) in chunk {
                     if failed.contains(&t.listener_id) {
                         progress[i].fail(ProviderError::retryable(format!(
-                            "CLB {lb_id} could not {action} a target of listener {}; will retry",
+                            "CLB {lb_id} could not register a target of listener {}; will retry",
                             t.listener_id
                         )));
                     }
@@ -584,6 +702,111 @@ async fn batch_targets(
             }
         }
     }
+}
+
+/// BatchDeregisterTargets for `targets` (job index, target). The cloud fails the whole call
+/// when a target is no longer bound, so a target removed by someone else between our
+/// DescribeTargets and this call would fail everyone's: after a refusal, the targets are
+/// described again, the ones gone count as done, and the rest is sent again. A listener the
+/// cloud reports in `FailListenerIdSet` no longer exists, and its targets with it: done too.
+async fn deregister_targets(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    targets: Vec<(usize, clb::BatchTarget)>,
+    progress: &mut [Progress],
+) {
+    for chunk in targets.chunks(MAX_BATCH_TARGETS) {
+        let mut pending = chunk.to_vec();
+        for resend in 0..=RESENDS {
+            if pending.is_empty() {
+                break;
+            }
+            let req = clb::BatchDeregisterTargetsRequest {
+                load_balancer_id: lb_id.to_string(),
+                targets: pending.iter().map(|(_, t)| t.clone()).collect(),
+            };
+            let err = match env.api.batch_deregister_targets(region, &req).await {
+                Ok(resp) => {
+                    if !resp.fail_listener_id_set.is_empty() {
+                        tracing::debug!(
+                            listeners = ?resp.fail_listener_id_set,
+                            "listeners gone while their targets were deregistered"
+                        );
+                    }
+                    break;
+                }
+                Err(err) => err,
+            };
+            let about_the_targets = matches!(
+                err.kind(),
+                dac_tencentcloud::ErrorKind::InvalidInput | dac_tencentcloud::ErrorKind::NotFound
+            ) && !errors::is_load_balancer_gone(&err);
+            let still = if about_the_targets && resend < RESENDS {
+                still_bound(env, region, lb_id, &pending).await
+            } else {
+                Err(errors::map(&err, Stage::Targets, lb_id))
+            };
+            match still {
+                Ok(bound) if bound.len() < pending.len() => {
+                    tracing::debug!(error = %err, "targets deregistered meanwhile; sending the rest");
+                    pending = bound;
+                }
+                // Nothing had gone: the refusal is about something else.
+                Ok(_) => {
+                    let mapped = errors::map(&err, Stage::Targets, lb_id);
+                    for (i, _) in pending.drain(..) {
+                        progress[i].fail(mapped.clone());
+                    }
+                }
+                Err(mapped) => {
+                    for (i, _) in pending.drain(..) {
+                        progress[i].fail(mapped.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Which of `targets` are still bound to their listeners, as DescribeTargets says now.
+async fn still_bound(
+    env: &WorkerEnv,
+    region: &str,
+    lb_id: &str,
+    targets: &[(usize, clb::BatchTarget)],
+) -> Result<Vec<(usize, clb::BatchTarget)>> {
+    let mut listener_ids: Vec<String> =
+        targets.iter().map(|(_, t)| t.listener_id.clone()).collect();
+    listener_ids.sort();
+    listener_ids.dedup();
+    let mut bound: HashMap<String, Vec<clb::Backend>> = HashMap::new();
+    for chunk in listener_ids.chunks(MAX_DESCRIBE_TARGETS_IDS) {
+        let req = clb::DescribeTargetsRequest {
+            load_balancer_id: lb_id.to_string(),
+            listener_ids: Some(chunk.to_vec()),
+            ..Default::default()
+        };
+        let resp = env
+            .api
+            .describe_targets(region, &req)
+            .await
+            .map_err(|e| errors::map(&e, Stage::Targets, lb_id))?;
+        for l in resp.listeners {
+            if let Some(id) = l.listener_id {
+                bound.insert(id, l.targets);
+            }
+        }
+    }
+    Ok(targets
+        .iter()
+        .filter(|(_, t)| {
+            bound
+                .get(&t.listener_id)
+                .is_some_and(|now| now.iter().any(|b| plan::names_target(b, t)))
+        })
+        .cloned()
+        .collect())
 }
 
 #[cfg(test)]

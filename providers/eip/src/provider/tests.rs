@@ -33,6 +33,8 @@ struct Fake {
     tokens: BTreeMap<String, Vec<String>>,
     allocate_requests: Vec<vpc::AllocateAddressesRequest>,
     associate_requests: Vec<vpc::AssociateAddressRequest>,
+    /// An EIP the next full listing misses (its pages shifted under it).
+    missed_by_next_listing: Option<String>,
 }
 
 fn api_error(action: &str, code: &str) -> Error {
@@ -73,8 +75,14 @@ impl Fake {
         self.addresses[id].address_status.as_deref().unwrap()
     }
 
-    fn describe(&self, req: &vpc::DescribeAddressesRequest) -> vpc::DescribeAddressesResponse {
+    fn describe(&mut self, req: &vpc::DescribeAddressesRequest) -> vpc::DescribeAddressesResponse {
         let filters = req.filters.clone().unwrap_or_default();
+        let full_listing = req.address_ids.is_none() && filters.is_empty();
+        let missed = if full_listing {
+            self.missed_by_next_listing.take()
+        } else {
+            None
+        };
         let matches = |a: &vpc::Address| {
             filters.iter().all(|f| {
                 let value = match f.name.as_str() {
@@ -94,6 +102,7 @@ impl Fake {
                     .is_none_or(|ids| ids.contains(a.address_id.as_ref().unwrap()))
             })
             .filter(|a| matches(a))
+            .filter(|a| missed.is_none() || a.address_id != missed)
             .cloned()
             .collect();
         let offset = req.offset.unwrap_or(0) as usize;
@@ -111,10 +120,14 @@ impl Fake {
     ) -> Result<vpc::AllocateAddressesResponse, Error> {
         self.allocate_requests.push(req.clone());
         let token = req.client_token.clone().unwrap_or_default();
-        if let Some(ids) = self.tokens.get(&token) {
-            return Ok(self.allocated(ids.clone()));
-        }
         let fault = (!self.allocate_faults.is_empty()).then(|| self.allocate_faults.remove(0));
+        if let Some(ids) = self.tokens.get(&token) {
+            // A repeated token: the first answer, unless the answer is lost again.
+            return match fault {
+                Some((error, _)) => Err(error),
+                None => Ok(self.allocated(ids.clone())),
+            };
+        }
         if let Some((error, false)) = fault {
             return Err(error);
         }
@@ -264,6 +277,19 @@ fn mock(fake: &Arc<Mutex<Fake>>) -> MockVpcApi {
             ..Default::default()
         })
     });
+    let f = Arc::clone(fake);
+    mock.expect_modify_address_attribute()
+        .returning(move |_, req| {
+            let mut f = f.lock().unwrap();
+            let Some(a) = f.addresses.get_mut(&req.address_id) else {
+                return Err(api_error(
+                    "ModifyAddressAttribute",
+                    "InvalidAddressId.NotFound",
+                ));
+            };
+            a.address_name = req.address_name.clone();
+            Ok(Default::default())
+        });
     let f = Arc::clone(fake);
     mock.expect_release_addresses().returning(move |_, req| {
         let task_id = f.lock().unwrap().release(&req.address_ids)?;
@@ -591,7 +617,7 @@ async fn the_clouds_daily_limit_refusal_maps_the_same_and_is_not_retried() {
 }
 
 #[tokio::test]
-async fn an_allocation_whose_answer_was_lost_is_found_by_its_name() {
+async fn an_allocation_whose_answer_was_lost_is_resent_with_its_token_and_not_allocated_twice() {
     let (fake, provider) = setup(config());
     fake.lock()
         .unwrap()
@@ -602,17 +628,45 @@ async fn an_allocation_whose_answer_was_lost_is_found_by_its_name() {
         .await
         .unwrap();
     assert_eq!(status.state, BindingState::Bound);
-    assert_eq!(provider.stats().writes_of("AllocateAddresses"), 1);
+    let f = fake.lock().unwrap();
+    assert_eq!(f.addresses.len(), 1, "no second EIP");
+    let tokens: Vec<_> = f
+        .allocate_requests
+        .iter()
+        .map(|r| r.client_token.clone())
+        .collect();
+    assert_eq!(tokens.len(), 2, "the lost call and its resend");
+    assert_eq!(tokens[0], tokens[1]);
+}
+
+#[tokio::test]
+async fn an_allocation_whose_resend_is_lost_too_is_found_by_its_name() {
+    let (fake, provider) = setup(config());
+    {
+        let mut f = fake.lock().unwrap();
+        f.allocate_faults
+            .push((api_error("AllocateAddresses", "InternalError"), true));
+        f.allocate_faults
+            .push((api_error("AllocateAddresses", "InternalError"), false));
+    }
+    let status = provider
+        .ensure(&binding("room-0", 7000, Some("10.0.0.5")))
+        .await
+        .unwrap();
+    assert_eq!(status.state, BindingState::Bound);
+    assert_eq!(provider.stats().writes_of("AllocateAddresses"), 2);
     assert_eq!(fake.lock().unwrap().addresses.len(), 1, "no second EIP");
 }
 
 #[tokio::test]
 async fn a_lost_allocation_is_resent_with_the_same_client_token() {
     let (fake, provider) = setup(config());
-    fake.lock()
-        .unwrap()
-        .allocate_faults
-        .push((api_error("AllocateAddresses", "InternalError"), false));
+    for _ in 0..2 {
+        fake.lock()
+            .unwrap()
+            .allocate_faults
+            .push((api_error("AllocateAddresses", "InternalError"), false));
+    }
     let err = provider
         .ensure(&binding("room-0", 7000, Some("10.0.0.5")))
         .await
@@ -634,10 +688,73 @@ async fn a_lost_allocation_is_resent_with_the_same_client_token() {
         .iter()
         .map(|r| r.client_token.clone())
         .collect();
+    assert_eq!(tokens.len(), 4);
+    assert_eq!(tokens[0], tokens[1], "resent at once");
+    assert_eq!(tokens[1], tokens[2], "and with the next ensure");
+    assert_ne!(tokens[2], tokens[3]);
+    assert_eq!(provider.stats().addresses_allocated, 2);
+}
+
+#[tokio::test]
+async fn an_allocation_still_processing_keeps_its_token() {
+    let (fake, provider) = setup(config());
+    {
+        let mut f = fake.lock().unwrap();
+        // Lost after the cloud acted; the resend finds the first call still being processed
+        // (what the client reports once its busy budget is spent).
+        f.allocate_faults
+            .push((api_error("AllocateAddresses", "InternalError"), true));
+        f.allocate_faults.push((
+            api_error(
+                "AllocateAddresses",
+                "UnsupportedOperation.IdempotentProcessing",
+            ),
+            true,
+        ));
+    }
+    let b = binding("room-0", 7000, Some("10.0.0.5"));
+    let first = provider.ensure(&b).await;
+    // The lost call's EIP is found by its name or later through its token, never made twice.
+    if first.is_err() {
+        provider.ensure(&b).await.unwrap();
+    }
+    let f = fake.lock().unwrap();
+    assert_eq!(f.addresses.len(), 1, "no second EIP");
+    let tokens: BTreeMap<_, _> = f
+        .allocate_requests
+        .iter()
+        .map(|r| (r.client_token.clone(), ()))
+        .collect();
+    assert_eq!(tokens.len(), 1, "one token for the one order: {tokens:?}");
+}
+
+#[tokio::test]
+async fn a_definite_refusal_clears_the_token() {
+    let (fake, provider) = setup(config());
+    {
+        let mut f = fake.lock().unwrap();
+        // Lost, then refused on the resend: the order failed for good.
+        f.allocate_faults
+            .push((api_error("AllocateAddresses", "InternalError"), false));
+        f.allocate_faults.push((
+            api_error("AllocateAddresses", "InvalidParameterValue.Combination"),
+            false,
+        ));
+    }
+    let b = binding("room-0", 7000, Some("10.0.0.5"));
+    let err = provider.ensure(&b).await.unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    provider.ensure(&b).await.unwrap();
+    let tokens: Vec<_> = fake
+        .lock()
+        .unwrap()
+        .allocate_requests
+        .iter()
+        .map(|r| r.client_token.clone())
+        .collect();
     assert_eq!(tokens.len(), 3);
     assert_eq!(tokens[0], tokens[1]);
-    assert_ne!(tokens[1], tokens[2]);
-    assert_eq!(provider.stats().addresses_allocated, 2);
+    assert_ne!(tokens[1], tokens[2], "a new token after the refusal");
 }
 
 #[tokio::test]
@@ -961,4 +1078,112 @@ async fn bad_bindings_are_refused() {
     // Release still works, with the configured retention.
     provider.release(&bad_options).await.unwrap();
     assert_eq!(provider.config().retention, Retention::Release);
+}
+
+fn sweep_setup() -> (Arc<Mutex<Fake>>, Arc<EipProvider>) {
+    setup(EipProviderConfig {
+        pool: PoolLimits { min: 0, max: 5 },
+        orphan_grace_ms: 0,
+        ..config()
+    })
+}
+
+#[tokio::test]
+async fn the_sweep_releases_a_listed_eip_whose_pod_nothing_ensured_since() {
+    let (fake, provider) = sweep_setup();
+    let a = provider
+        .ensure(&binding("room-0", 7000, Some("10.0.0.5")))
+        .await
+        .unwrap();
+    let owned = provider.list_owned(&Scope::default()).await.unwrap();
+    assert_eq!(owned.len(), 1);
+    assert_eq!(owned[0].namespace.as_deref(), Some("games"));
+    provider.release_orphan(&owned[0]).await.unwrap();
+    // Unbound, and back in the pool (it has room).
+    assert_eq!(fake.lock().unwrap().status(&a.resource_id), "UNBIND");
+}
+
+#[tokio::test]
+async fn the_sweep_leaves_an_eip_whose_pod_was_ensured_after_the_listing() {
+    let (fake, provider) = sweep_setup();
+    let room = binding("room-0", 7000, Some("10.0.0.5"));
+    let a = provider.ensure(&room).await.unwrap();
+    let owned = provider.list_owned(&Scope::default()).await.unwrap();
+    // The Pod's binding came back between the listing and the release.
+    provider.ensure(&room).await.unwrap();
+    provider.release_orphan(&owned[0]).await.unwrap();
+    assert_eq!(fake.lock().unwrap().status(&a.resource_id), "BIND");
+    assert_eq!(provider.stats().writes_of("DisassociateAddress"), 0);
+}
+
+#[tokio::test]
+async fn the_sweep_leaves_an_eip_the_cloud_shows_changed_or_never_listed() {
+    let (fake, provider) = sweep_setup();
+    fake.lock()
+        .unwrap()
+        .add("eip-left", "dac_cls-test_pool", Some("10.0.0.99"));
+    let owned = provider.list_owned(&Scope::default()).await.unwrap();
+    assert_eq!(owned.len(), 1);
+    assert_eq!(owned[0].namespace, None);
+    // Moved by hand to another IP after the listing: not what was judged an orphan.
+    {
+        let mut f = fake.lock().unwrap();
+        let a = f.addresses.get_mut("eip-left").unwrap();
+        a.private_address_ip = Some("10.0.0.98".into());
+    }
+    provider.release_orphan(&owned[0]).await.unwrap();
+    assert_eq!(fake.lock().unwrap().status("eip-left"), "BIND");
+    // A provider that never listed it leaves it alone too.
+    let fresh = EipProvider::new(
+        Arc::new(mock(&fake)),
+        EipProviderConfig {
+            orphan_grace_ms: 0,
+            ..config()
+        },
+    )
+    .unwrap();
+    fresh.release_orphan(&owned[0]).await.unwrap();
+    assert_eq!(fake.lock().unwrap().status("eip-left"), "BIND");
+    assert_eq!(fresh.stats().total_writes(), 0);
+}
+
+#[tokio::test]
+async fn a_namespace_scoped_sweep_sees_only_its_namespaces_eips() {
+    let (fake, provider) = sweep_setup();
+    provider
+        .ensure(&binding("room-0", 7000, Some("10.0.0.5")))
+        .await
+        .unwrap();
+    fake.lock()
+        .unwrap()
+        .add("eip-other", "dac_cls-test_team-b_room-1", Some("10.0.0.77"));
+    fake.lock()
+        .unwrap()
+        .add("eip-left", "dac_cls-test_pool", Some("10.0.0.99"));
+    let all = provider.list_owned(&Scope::default()).await.unwrap();
+    let namespaces: Vec<Option<&str>> = all.iter().map(|o| o.namespace.as_deref()).collect();
+    assert_eq!(namespaces.len(), 3);
+    assert!(namespaces.contains(&Some("team-b")) && namespaces.contains(&None));
+    let games = Scope {
+        namespace: Some("games".into()),
+        ..Scope::default()
+    };
+    let mine = provider.list_owned(&games).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].namespace.as_deref(), Some("games"));
+}
+
+#[tokio::test]
+async fn a_listing_that_misses_a_held_eip_does_not_lose_it() {
+    let (fake, provider) = sweep_setup();
+    let room = binding("room-0", 7000, Some("10.0.0.5"));
+    let first = provider.ensure(&room).await.unwrap();
+    fake.lock().unwrap().missed_by_next_listing = Some(first.resource_id.clone());
+    // A full listing (the sweep's) that misses it.
+    provider.list_owned(&Scope::default()).await.unwrap();
+    let again = provider.ensure(&room).await.unwrap();
+    assert_eq!(again.resource_id, first.resource_id);
+    assert_eq!(again.state, BindingState::Bound);
+    assert_eq!(provider.stats().addresses_allocated, 1, "no second EIP");
+    assert_eq!(fake.lock().unwrap().addresses.len(), 1);
 }

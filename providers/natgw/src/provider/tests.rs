@@ -599,20 +599,26 @@ async fn frontends_check_the_gateway_and_its_eips() {
     assert_eq!(stats.reads_of(action::DESCRIBE_GATEWAYS), 1, "{stats}");
     assert_eq!(stats.reads_of(action::DESCRIBE_RULES), 1, "{stats}");
 
+    // A gateway that cannot be served is reported with its problem, beside the others.
     let unknown = Scope {
-        frontend_ids: vec!["nat-other".into()],
+        frontend_ids: vec!["nat-other".into(), GW.into()],
         ..Default::default()
     };
-    let err = provider.frontends(&unknown).await.unwrap_err();
-    assert_eq!(err.reason(), reason::NAT_GATEWAY_NOT_CONFIGURED);
+    let both = provider.frontends(&unknown).await.unwrap();
+    assert_eq!(
+        problem(&both[0]),
+        Some((false, reason::NAT_GATEWAY_NOT_CONFIGURED))
+    );
+    assert_eq!(both[1], all[0]);
     let elsewhere = Scope {
         region: Some("ap-shanghai".into()),
         frontend_ids: vec![GW.into()],
         ..Default::default()
     };
+    let got = provider.frontends(&elsewhere).await.unwrap();
     assert_eq!(
-        provider.frontends(&elsewhere).await.unwrap_err().reason(),
-        reason::NAT_GATEWAY_NOT_FOUND
+        problem(&got[0]),
+        Some((false, reason::NAT_GATEWAY_NOT_CONFIGURED))
     );
     let narrowed = Scope {
         region: Some("ap-shanghai".into()),
@@ -631,18 +637,30 @@ async fn configured_eips_narrow_and_must_be_the_gateways() {
         expect_gateway(&mut mock, "AVAILABLE");
         expect_rules(&mut mock, &Rules::default());
         let config = NatgwProviderConfig::new(CLUSTER, REGION, vec![gateway_config(eips)]);
-        let got = provider(mock, config).frontends(&Scope::default()).await;
+        let got = provider(mock, config)
+            .frontends(&Scope::default())
+            .await
+            .unwrap();
         match want {
-            Ok(ips) => assert_eq!(got.unwrap()[0].public_ips, ips),
-            Err(r) => assert_eq!(got.unwrap_err().reason(), r),
+            Ok(ips) => assert_eq!(got[0].public_ips, ips),
+            Err(r) => assert_eq!(problem(&got[0]), Some((false, r))),
         }
     }
 }
 
+fn problem(f: &dac_provider_api::Frontend) -> Option<(bool, &str)> {
+    f.problem.as_ref().map(|p| (p.gone, p.reason.as_str()))
+}
+
 #[tokio::test]
 async fn a_missing_or_unavailable_gateway_is_the_users_to_fix() {
-    for (state, config, want) in [
-        ("PENDING", config(), reason::NAT_GATEWAY_NOT_AVAILABLE),
+    for (state, config, want, gone) in [
+        (
+            "PENDFAILURE",
+            config(),
+            reason::NAT_GATEWAY_NOT_AVAILABLE,
+            false,
+        ),
         (
             "AVAILABLE",
             NatgwProviderConfig::new(
@@ -654,14 +672,22 @@ async fn a_missing_or_unavailable_gateway_is_the_users_to_fix() {
                 }],
             ),
             reason::NAT_GATEWAY_NOT_FOUND,
+            true,
         ),
     ] {
         let mut mock = MockVpcApi::new();
         expect_gateway(&mut mock, state);
         let gateway = config.gateways[0].id.clone();
         let provider = provider(mock, config);
-        let err = provider.frontends(&Scope::default()).await.unwrap_err();
-        assert_eq!(err.reason(), want, "{err}");
+        let got = provider.frontends(&Scope::default()).await.unwrap();
+        assert_eq!(problem(&got[0]), Some((gone, want)), "{state}");
+        // Neither is cached: the next read asks the cloud again.
+        provider.frontends(&Scope::default()).await.unwrap();
+        assert_eq!(
+            provider.stats().reads_of(action::DESCRIBE_GATEWAYS),
+            2,
+            "{state}"
+        );
         let mut b = binding("gs-0", 30000, Some("10.0.0.1"));
         if let Slot::Port { frontend_id, .. } = &mut b.slot {
             *frontend_id = gateway;
@@ -669,6 +695,174 @@ async fn a_missing_or_unavailable_gateway_is_the_users_to_fix() {
         // The ensure fails before any describe of rules or write (the mock has none).
         assert_eq!(provider.ensure(&b).await.unwrap_err().reason(), want);
     }
+}
+
+#[tokio::test]
+async fn a_gateway_busy_updating_is_waited_for() {
+    let mut mock = MockVpcApi::new();
+    expect_gateway(&mut mock, "UPDATING");
+    let provider = provider(mock, config());
+    let got = provider.frontends(&Scope::default()).await.unwrap();
+    assert_eq!(
+        problem(&got[0]),
+        Some((false, reason::NAT_GATEWAY_NOT_AVAILABLE))
+    );
+    assert!(
+        got[0]
+            .problem
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("UPDATING"),
+        "{got:?}"
+    );
+    let err = provider
+        .ensure(&binding("gs-0", 30000, Some("10.0.0.1")))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}
+
+#[tokio::test]
+async fn one_missing_gateway_does_not_hide_the_others() {
+    let mut mock = MockVpcApi::new();
+    expect_gateway(&mut mock, "AVAILABLE");
+    expect_rules(&mut mock, &Rules::default());
+    let config = NatgwProviderConfig::new(
+        CLUSTER,
+        REGION,
+        vec![
+            gateway_config(&[]),
+            GatewayConfig {
+                id: "nat-gone".into(),
+                ..gateway_config(&[])
+            },
+        ],
+    );
+    let provider = provider(mock, config);
+    let got = provider.frontends(&Scope::default()).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].id.as_str(), problem(&got[0])), (GW, None));
+    assert_eq!(got[0].capacity, 200);
+    assert_eq!(
+        (got[1].id.as_str(), problem(&got[1])),
+        ("nat-gone", Some((true, reason::NAT_GATEWAY_NOT_FOUND)))
+    );
+}
+
+#[tokio::test]
+async fn a_namespace_scoped_controller_keeps_off_other_namespaces_rules() {
+    let other = crate::marker::encode(CLUSTER, &BindingKey::new("team-b", "x"));
+    let rules: Rules = Arc::new(Mutex::new(vec![
+        rule(30000, "10.0.0.1", &marker("gs-0")),
+        rule(30001, "10.0.0.2", &other),
+        rule(30002, "10.0.0.3", "console"),
+    ]));
+    let mut mock = MockVpcApi::new();
+    expect_gateway(&mut mock, "AVAILABLE");
+    expect_rules(&mut mock, &rules);
+    mock.expect_delete_nat_gateway_destination_ip_port_translation_nat_rule()
+        .never();
+    let config = NatgwProviderConfig {
+        namespace: Some("games".into()),
+        ..config()
+    };
+    let provider = provider(mock, config);
+    let scope = Scope {
+        namespace: Some("games".into()),
+        ..Default::default()
+    };
+    let f = provider.frontends(&scope).await.unwrap().remove(0);
+    assert_eq!(f.capacity, 198);
+    let taken: Vec<(Option<&str>, u16)> = f
+        .taken
+        .iter()
+        .map(|t| (t.public_ip.as_deref(), t.port))
+        .collect();
+    assert_eq!(taken, [(Some(EIP), 30001), (Some(EIP), 30002)]);
+    let all = provider
+        .frontends(&Scope::default())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((all.capacity, all.taken.len()), (199, 1));
+
+    let err = provider
+        .ensure(&binding("gs-9", 30001, Some("10.0.0.9")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), reason::PORT_CONFLICT, "{err}");
+    assert!(!err.is_retryable());
+
+    let owned = provider.list_owned(&scope).await.unwrap();
+    let seen: Vec<(u16, Option<&str>)> = owned
+        .iter()
+        .map(|o| (o.slot.port(), o.namespace.as_deref()))
+        .collect();
+    assert_eq!(seen, [(30000, Some("games"))]);
+}
+
+/// A mock gateway whose rules live in `rules`; deletes remove them and are counted.
+fn mock_for_sweep(rules: &Rules, deletes: &Arc<Mutex<usize>>) -> MockVpcApi {
+    let mut mock = MockVpcApi::new();
+    expect_gateway(&mut mock, "AVAILABLE");
+    expect_rules(&mut mock, rules);
+    let (stored, count) = (Arc::clone(rules), Arc::clone(deletes));
+    mock.expect_delete_nat_gateway_destination_ip_port_translation_nat_rule()
+        .returning(move |_, req| {
+            *count.lock().unwrap() += 1;
+            let gone: Vec<i64> = req
+                .destination_ip_port_translation_nat_rules
+                .iter()
+                .map(|r| r.public_port)
+                .collect();
+            stored
+                .lock()
+                .unwrap()
+                .retain(|r| !gone.contains(&r.public_port.unwrap()));
+            Ok(Default::default())
+        });
+    mock
+}
+
+#[tokio::test]
+async fn the_sweep_releases_only_what_it_listed_and_nothing_took_up_since() {
+    let rules: Rules = Arc::new(Mutex::new(vec![
+        rule(30000, "10.0.0.1", &marker("gone-0")),
+        rule(30001, "10.0.0.2", &marker("back-1")),
+        rule(30002, "10.0.0.3", &marker("renamed-2")),
+    ]));
+    let deletes = Arc::new(Mutex::new(0));
+    let provider = provider(mock_for_sweep(&rules, &deletes), config());
+    let owned = provider.list_owned(&Scope::default()).await.unwrap();
+    assert_eq!(owned.len(), 3);
+    // back-1's binding returns between the listing and the release.
+    let status = provider
+        .ensure(&binding("back-1", 30001, Some("10.0.0.2")))
+        .await
+        .unwrap();
+    assert_eq!(status.state, BindingState::Bound);
+    // renamed-2's rule is changed by hand.
+    rules.lock().unwrap()[2].description = Some("made-by-hand".into());
+    for orphan in &owned {
+        provider.release_orphan(orphan).await.unwrap();
+    }
+    let left: Vec<i64> = rules
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.public_port.unwrap())
+        .collect();
+    assert_eq!(left, [30001, 30002]);
+    assert_eq!(*deletes.lock().unwrap(), 1);
+    // Never listed by this provider: left alone.
+    let fresh = provider_of(mock_for_sweep(&rules, &deletes));
+    fresh.release_orphan(&owned[1]).await.unwrap();
+    assert_eq!(*deletes.lock().unwrap(), 1);
+}
+
+fn provider_of(mock: MockVpcApi) -> Arc<NatgwProvider> {
+    provider(mock, config())
 }
 
 #[tokio::test]

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dac_provider_api::{BindingKey, BindingState};
+use dac_provider_support::marker::HashedOwners;
 use dac_provider_support::queue::{self, Slotted};
+use dac_provider_support::sweep::{Listing, SweepGuard};
 
 use crate::gateways::Caches;
 use crate::rule::PublicSide;
@@ -53,6 +55,10 @@ pub(crate) struct ReleaseJob {
     /// rule is deleted when it carries this cluster's marker, whoever the owner, so that the
     /// orphan sweep can remove rules whose owner could not be read.
     pub by_id: Option<PublicSide>,
+    /// Set for the orphan sweep (`release_orphan`): what its listing saw of the rule at
+    /// `public`, which is deleted only if it still carries that description and no ensure has
+    /// used the slot since.
+    pub orphan: Option<Listing>,
 }
 
 impl Slotted for EnsureJob {
@@ -84,6 +90,17 @@ pub(crate) struct WorkerEnv {
     pub max_rules_per_call: usize,
     pub rule_limit: u32,
     pub max_modifies_per_round: usize,
+    /// The one namespace the controller serves, if it serves one.
+    pub namespace: Option<String>,
+    /// Owners of hashed markers seen since start.
+    pub owners: HashedOwners,
+    /// Listings and adoptions of rules, for `release_orphan`.
+    pub sweep: SweepGuard,
+}
+
+/// The key of a rule in the [`SweepGuard`]: its region and resource id.
+pub(crate) fn sweep_key(region: &str, resource_id: &str) -> String {
+    format!("{region}/{resource_id}")
 }
 
 /// The queues by (region, gateway id); workers start on first use.

@@ -7,8 +7,24 @@ use dac_provider_api::{BindingState, ProviderError};
 
 use super::{EnsureJob, ReleaseJob};
 use crate::errors::reason;
-use crate::marker;
+use crate::marker::{self, Ownership};
 use crate::rule::RuleView;
+use dac_provider_support::marker::HashedOwners;
+
+/// How a round reads descriptions: whose a marker is (with the hashed owners the provider
+/// knows), and the one namespace the controller serves, if any.
+pub(crate) struct Reader<'a> {
+    pub cluster: &'a str,
+    pub owners: &'a HashedOwners,
+    pub served: Option<&'a str>,
+}
+
+impl Reader<'_> {
+    pub fn ownership(&self, description: &str) -> Ownership {
+        self.owners
+            .resolve(description, marker::parse(self.cluster, description))
+    }
+}
 
 /// How long a binding whose slot another of our rules holds waits before asking again: that
 /// rule's own release (or the controller's orphan sweep) frees it.
@@ -34,10 +50,11 @@ pub(crate) enum EnsurePlan {
 
 pub(crate) fn plan_ensure(
     rules: &[RuleView],
-    cluster: &str,
+    reader: &Reader<'_>,
     gateway: &str,
     job: &EnsureJob,
 ) -> EnsurePlan {
+    let cluster = reader.cluster;
     let wanted = job.backend.as_ref().map(|b| RuleView {
         public: job.public.clone(),
         private_ip: b.ip.clone(),
@@ -51,7 +68,7 @@ pub(crate) fn plan_ensure(
         };
     };
     if !marker::marks(cluster, &job.key, &holder.description) {
-        return EnsurePlan::Fail(held_by_other(cluster, gateway, holder));
+        return EnsurePlan::Fail(held_by_other(reader, gateway, holder));
     }
     match (wanted, &job.backend) {
         (Some(_), Some(b)) if holder.points_to(&b.ip, b.port) => {
@@ -66,26 +83,35 @@ pub(crate) fn plan_ensure(
 }
 
 /// The error for a slot held by a rule that is not the binding's own.
-fn held_by_other(cluster: &str, gateway: &str, holder: &RuleView) -> ProviderError {
+fn held_by_other(reader: &Reader<'_>, gateway: &str, holder: &RuleView) -> ProviderError {
     let what = format!(
         "{} on NAT gateway {gateway} is held by a DNAT rule to {}:{} (description {:?})",
         holder.public, holder.private_ip, holder.private_port, holder.description
     );
-    marker::parse(cluster, &holder.description).slot_held_error(
+    reader.ownership(&holder.description).slot_held_error(
         &what,
         reason::PORT_CONFLICT,
         HELD_BY_SIBLING_RETRY,
+        reader.served,
     )
 }
 
 /// The rules a release deletes: the one at its slot carrying its marker, and the one at the
 /// slot of its resource id if that carries this cluster's marker (an orphan found by
-/// `list_owned` whose owner could not be read). Anything else is left alone.
+/// `list_owned` whose owner could not be read). Anything else is left alone. For the orphan
+/// sweep: the rule at its slot, if it still carries the description the listing saw.
 pub(crate) fn release_targets(
     rules: &[RuleView],
     cluster: &str,
     job: &ReleaseJob,
 ) -> Vec<RuleView> {
+    if let Some(listing) = &job.orphan {
+        return rules
+            .iter()
+            .filter(|r| r.public == job.public && r.description == listing.marker)
+            .cloned()
+            .collect();
+    }
     rules
         .iter()
         .filter(|r| {
@@ -102,17 +128,20 @@ pub(crate) fn release_targets(
 /// Whether another rule of this cluster already forwards to `to`'s private side: a Pod IP that
 /// an earlier Pod's rule still holds while it is being released. The cloud may refuse a second
 /// rule to the same private address (`UnsupportedOperation.NatGatewayRulePipExists`); then
-/// waiting for that release is right, unlike when a stranger's rule holds it.
+/// waiting for that release is right, unlike when a stranger's rule holds it (or, for a
+/// namespace-scoped controller, another namespace's, which it never releases).
 pub(crate) fn private_side_held_by_sibling(
     rules: &[RuleView],
-    cluster: &str,
+    reader: &Reader<'_>,
     to: &RuleView,
 ) -> bool {
     rules.iter().any(|r| {
         r.public != to.public
             && r.private_ip == to.private_ip
             && r.private_port == to.private_port
-            && marker::parse(cluster, &r.description).is_ours()
+            && !reader
+                .ownership(&r.description)
+                .is_foreign_to(reader.served)
     })
 }
 
@@ -125,6 +154,22 @@ mod tests {
 
     const CLUSTER: &str = "cls-1";
     const GW: &str = "nat-1";
+
+    static OWNERS: std::sync::LazyLock<HashedOwners> = std::sync::LazyLock::new(Default::default);
+    static READER: std::sync::LazyLock<Reader<'static>> = std::sync::LazyLock::new(|| Reader {
+        cluster: CLUSTER,
+        owners: &OWNERS,
+        served: None,
+    });
+
+    fn plan_ensure(
+        rules: &[RuleView],
+        _cluster: &str,
+        gateway: &str,
+        job: &EnsureJob,
+    ) -> EnsurePlan {
+        super::plan_ensure(rules, &READER, gateway, job)
+    }
 
     fn key(name: &str) -> BindingKey {
         BindingKey::new("ns", name)
@@ -250,6 +295,7 @@ mod tests {
                 key: key(name),
                 public: public(port),
                 by_id: by_id.map(public),
+                orphan: None,
             };
             release_targets(&rules, CLUSTER, &job)
                 .into_iter()
@@ -262,6 +308,22 @@ mod tests {
         assert!(release("a", 502, Some(502)).is_empty());
         assert!(release("a", 509, None).is_empty());
         assert_eq!(release("unknown", 503, Some(503)), [503]);
+        // The sweep: only the rule at the slot still carrying the description it listed.
+        let orphan = |port, description: &str| {
+            let job = ReleaseJob {
+                key: key(""),
+                public: public(port),
+                by_id: Some(public(port)),
+                orphan: Some(dac_provider_support::sweep::Listing {
+                    seq: 1,
+                    marker: description.to_string(),
+                }),
+            };
+            release_targets(&rules, CLUSTER, &job).len()
+        };
+        assert_eq!(orphan(501, &ours("a")), 1);
+        assert_eq!(orphan(501, &ours("b")), 0);
+        assert_eq!(orphan(509, &ours("a")), 0);
     }
 
     #[test]
@@ -271,8 +333,40 @@ mod tests {
             rule(502, "10.0.0.2", "console"),
         ];
         let new = rule(503, "10.0.0.1", &ours("new"));
-        assert!(private_side_held_by_sibling(&rules, CLUSTER, &new));
+        assert!(private_side_held_by_sibling(&rules, &READER, &new));
         let stranger = rule(503, "10.0.0.2", &ours("new"));
-        assert!(!private_side_held_by_sibling(&rules, CLUSTER, &stranger));
+        assert!(!private_side_held_by_sibling(&rules, &READER, &stranger));
+        // Serving one namespace, another namespace's rule is no sibling to wait for.
+        let team_a = Reader {
+            served: Some("team-a"),
+            ..*READER
+        };
+        assert!(!private_side_held_by_sibling(&rules, &team_a, &new));
+    }
+
+    #[test]
+    fn another_namespaces_rule_is_a_conflict_when_serving_one_namespace() {
+        let rules = vec![rule(501, "10.0.0.1", &ours("old"))];
+        let team_a = Reader {
+            served: Some("team-a"),
+            ..*READER
+        };
+        let EnsurePlan::Fail(err) =
+            super::plan_ensure(&rules, &team_a, GW, &job("new", 501, Some("10.0.0.2")))
+        else {
+            panic!()
+        };
+        assert_eq!(err.reason(), reason::PORT_CONFLICT);
+        assert!(!err.is_retryable());
+        let same = Reader {
+            served: Some("ns"),
+            ..*READER
+        };
+        let EnsurePlan::Fail(err) =
+            super::plan_ensure(&rules, &same, GW, &job("new", 501, Some("10.0.0.2")))
+        else {
+            panic!()
+        };
+        assert!(err.is_retryable());
     }
 }

@@ -26,7 +26,7 @@ use super::split::split_calls;
 use super::{EnsureJob, ReleaseJob, WorkerEnv};
 use crate::errors::{self, Stage, reason};
 use crate::gateways::{self, Rules};
-use crate::rule::{PublicSide, RuleView};
+use crate::rule::{self, PublicSide, RuleView};
 
 /// The jobs one round does.
 pub(crate) type Round = queue::Round<EnsureJob, BindingState, ReleaseJob>;
@@ -36,6 +36,37 @@ struct Ctx<'a> {
     env: &'a WorkerEnv,
     region: &'a str,
     gateway: &'a str,
+}
+
+impl Ctx<'_> {
+    fn reader(&self) -> plan::Reader<'_> {
+        plan::Reader {
+            cluster: &self.env.cluster,
+            owners: &self.env.owners,
+            served: self.env.namespace.as_deref(),
+        }
+    }
+}
+
+/// Whether the orphan sweep may delete `rule`, which its listing saw as `listing`: not if an
+/// ensure used the slot since (this runs on the gateway's queue, so none can in between).
+fn orphan_releasable(
+    cx: &Ctx<'_>,
+    rule: &RuleView,
+    listing: &dac_provider_support::sweep::Listing,
+) -> bool {
+    let id = rule::resource_id(cx.gateway, &rule.public);
+    match cx.env.sweep.releasable(
+        &super::sweep_key(cx.region, &id),
+        listing,
+        &rule.description,
+    ) {
+        Ok(()) => true,
+        Err(why) => {
+            tracing::info!(rule = %id, "not releasing the DNAT rule as an orphan: {why}");
+            false
+        }
+    }
 }
 
 pub(crate) async fn run(env: &WorkerEnv, region: &str, gateway: &str, round: Round) {
@@ -53,7 +84,7 @@ pub(crate) async fn run(env: &WorkerEnv, region: &str, gateway: &str, round: Rou
     if releases.is_empty() && answers.iter().all(Option::is_some) {
         return reply_ensures(ensures, answers);
     }
-    let rules = match gateways::rules(&env.api, &env.caches, &env.cluster, region, gateway).await {
+    let rules = match gateways::rules(&env.api, &env.caches, region, gateway).await {
         Ok(rules) => rules,
         Err(err) => {
             for g in releases {
@@ -76,7 +107,10 @@ pub(crate) async fn run(env: &WorkerEnv, region: &str, gateway: &str, round: Rou
     let release_sides: Vec<Vec<PublicSide>> = releases
         .iter()
         .map(|g| {
-            let targets = plan::release_targets(&rules.rules, &env.cluster, &g.job);
+            let mut targets = plan::release_targets(&rules.rules, &env.cluster, &g.job);
+            if let Some(listing) = &g.job.orphan {
+                targets.retain(|r| orphan_releasable(&cx, r, listing));
+            }
             targets.iter().for_each(&mut add_delete);
             targets.into_iter().map(|r| r.public).collect()
         })
@@ -88,7 +122,13 @@ pub(crate) async fn run(env: &WorkerEnv, region: &str, gateway: &str, round: Rou
         if answers[i].is_some() {
             continue;
         }
-        match plan::plan_ensure(&rules.rules, &env.cluster, gateway, &g.job) {
+        let planned = plan::plan_ensure(&rules.rules, &cx.reader(), gateway, &g.job);
+        if !matches!(planned, EnsurePlan::Fail(_)) {
+            // The binding's own slot, used by its ensure: the sweep must leave it.
+            let id = rule::resource_id(gateway, &g.job.public);
+            env.sweep.adopted(&super::sweep_key(region, &id));
+        }
+        match planned {
             EnsurePlan::Done(state) => answers[i] = Some(Ok(state)),
             EnsurePlan::Create(rule) => creates.push((i, rule)),
             EnsurePlan::Move { from, to } => moves.push((i, from, to)),
@@ -106,6 +146,12 @@ pub(crate) async fn run(env: &WorkerEnv, region: &str, gateway: &str, round: Rou
 
     // Deletes.
     let deleted = delete_rules(&cx, deletes).await;
+    for (side, result) in &deleted {
+        if result.is_ok() {
+            let id = rule::resource_id(gateway, side);
+            env.sweep.forget(&super::sweep_key(region, &id));
+        }
+    }
     let gone = |side: &PublicSide| deleted.get(side).cloned().unwrap_or(Ok(()));
     for (g, sides) in releases.into_iter().zip(release_sides) {
         g.reply(
@@ -184,6 +230,14 @@ async fn check_gateway(
                 "NAT gateway {} does not exist in region {}",
                 cx.gateway, cx.region
             ),
+        )),
+        // Busy for a while (UPDATING during a change of the gateway): look again soon.
+        Some(info) if info.is_transient() => Some(ProviderError::retry_after(
+            format!(
+                "NAT gateway {} is {}; waiting for it to be AVAILABLE again",
+                cx.gateway, info.state
+            ),
+            errors::BUSY_RETRY_AFTER,
         )),
         Some(info) if !info.is_available() => Some(ProviderError::user_fixable(
             reason::NAT_GATEWAY_NOT_AVAILABLE,
@@ -268,7 +322,7 @@ async fn modify_rule(
 /// The answer for a write of rule `to` that the cloud refused with `err`.
 fn refusal(cx: &Ctx<'_>, rules: &Rules, to: &RuleView, err: &Error) -> ProviderError {
     if err.code() == Some(errors::PIP_EXISTS)
-        && plan::private_side_held_by_sibling(&rules.rules, &cx.env.cluster, to)
+        && plan::private_side_held_by_sibling(&rules.rules, &cx.reader(), to)
     {
         return ProviderError::retry_after(
             format!(
@@ -368,12 +422,12 @@ async fn recheck(
     answers: &mut [Option<Result<BindingState>>],
 ) {
     let env = cx.env;
-    let rules = gateways::rules(&env.api, &env.caches, &env.cluster, cx.region, cx.gateway).await;
+    let rules = gateways::rules(&env.api, &env.caches, cx.region, cx.gateway).await;
     for i in taken {
         answers[i] = Some(match &rules {
             Err(err) => Err(err.clone()),
             Ok(rules) => {
-                match plan::plan_ensure(&rules.rules, &env.cluster, cx.gateway, &ensures[i].job) {
+                match plan::plan_ensure(&rules.rules, &cx.reader(), cx.gateway, &ensures[i].job) {
                     EnsurePlan::Done(state) => Ok(state),
                     EnsurePlan::Fail(err) => Err(err),
                     // Ours but pointing elsewhere, or gone again: the next ensure sorts it out.

@@ -170,14 +170,15 @@ ACTIONS = {
     "clb": ["CreateListener", "DeleteListener", "DeleteLoadBalancerListeners",
             "DescribeListeners", "RegisterTargets", "DeregisterTargets", "BatchRegisterTargets",
             "BatchDeregisterTargets", "DescribeTargets", "DescribeLoadBalancers",
-            "CreateLoadBalancer", "DeleteLoadBalancer", "DescribeQuota", "DescribeTaskStatus"],
+            "CreateLoadBalancer", "DeleteLoadBalancer", "DescribeQuota", "DescribeTaskStatus",
+            "ModifyListener"],
     "vpc": ["CreateNatGatewayDestinationIpPortTranslationNatRule",
             "DeleteNatGatewayDestinationIpPortTranslationNatRule",
             "ModifyNatGatewayDestinationIpPortTranslationNatRule",
             "DescribeNatGatewayDestinationIpPortTranslationNatRules", "DescribeNatGateways",
             "AllocateAddresses", "AssociateAddress", "DisassociateAddress", "ReleaseAddresses",
             "DescribeAddresses", "DescribeAddressQuota", "DescribeTaskResult",
-            "DescribeNetworkInterfaces"],
+            "DescribeNetworkInterfaces", "ModifyAddressAttribute"],
 }
 MODULES = {"clb": clb_models, "vpc": vpc_models}
 

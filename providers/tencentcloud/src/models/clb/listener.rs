@@ -1,4 +1,5 @@
-//! Listener actions: CreateListener, DeleteListener, DeleteLoadBalancerListeners, DescribeListeners.
+//! Listener actions: CreateListener, DeleteListener, DeleteLoadBalancerListeners,
+//! DescribeListeners, ModifyListener.
 use super::{
     BasicTargetGroupInfo, CertificateInput, CertificateOutput, HealthCheck, MultiCertInfo,
     RuleOutput,
@@ -6,12 +7,12 @@ use super::{
 use crate::models::null_default;
 use serde::{Deserialize, Serialize};
 
-/// CreateListener: one listener per entry of `Ports` (at most 50 per call); async, the RequestId is the task id.
+/// CreateListener: one listener per entry of `Ports` (the cloud refuses 50 or more per call); async, the RequestId is the task id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateListenerRequest {
     pub load_balancer_id: String,
-    /// One listener per port, at most 50 per call (1-65535).
+    /// One listener per port, at most 49 per call (1-65535).
     pub ports: Vec<i64>,
     /// TCP, UDP, TCP_SSL, QUIC, HTTP or HTTPS.
     pub protocol: String,
@@ -196,4 +197,66 @@ pub struct Listener {
     pub data_compress_mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reschedule_start_time: Option<i64>,
+}
+
+/// ModifyListener: changes the settings of one listener (name, health check, scheduler,
+/// session persistence, ...); async, the RequestId is the task id, and the instance is locked
+/// until it ends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyListenerRequest {
+    pub load_balancer_id: String,
+    pub listener_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_expire_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni_switch: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_enable: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deregister_target_rst: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_cert_info: Option<MultiCertInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_conn: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cps: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_connect_timeout: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_protocol: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snat_enable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_compress_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reschedule_target_zero_weight: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reschedule_unhealthy: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reschedule_expand_target: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reschedule_start_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reschedule_interval: Option<i64>,
+}
+
+/// Only a RequestId (the task id).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyListenerResponse {
+    #[serde(default)]
+    pub request_id: String,
 }

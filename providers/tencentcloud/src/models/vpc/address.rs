@@ -1,4 +1,4 @@
-//! EIP actions: allocate, associate, disassociate, release, describe, quota.
+//! EIP actions: allocate, associate, disassociate, release, describe, rename, quota.
 use super::Filter;
 use crate::models::null_default;
 use serde::{Deserialize, Serialize};
@@ -283,4 +283,27 @@ pub struct Tag {
     pub key: String,
     #[serde(default, deserialize_with = "null_default")]
     pub value: String,
+}
+
+/// ModifyAddressAttribute: renames an EIP (`AddressName`: at most 128 characters of letters,
+/// digits, `-` and `_`); synchronous.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyAddressAttributeRequest {
+    pub address_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_name: Option<String>,
+    /// `"TRUE"` / `"FALSE"`: a string here, unlike AssociateAddress's boolean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_direct_connection: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_visible_on_eni: Option<bool>,
+}
+
+/// Only a RequestId.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyAddressAttributeResponse {
+    #[serde(default)]
+    pub request_id: String,
 }
