@@ -11,6 +11,7 @@
 //! part (its CRD from `$KRUISE_MODULE_DIR`), which makes the Pods.
 mod support;
 
+use dedicated_address_controller::crd::{CLBPodBinding, DedicatedCLBListener};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -181,16 +182,17 @@ impl KruiseGameManager {
 }
 
 /// kruise-game-manager's two webhooks as it registers them itself (names, paths, rules, object
-/// selector, admission review versions), except: a URL on loopback instead of its Service, this
-/// namespace only, and `failurePolicy: Ignore` instead of `Fail`, so that a test killed midway
-/// cannot block Pod deletion in its namespace (a webhook that is not called fails the
-/// assertions anyway). Returns the names of the two registrations.
+/// selector, admission review versions, `failurePolicy: Fail`), except: a URL on loopback instead
+/// of its Service, and this namespace only. `Fail` as OpenKruise Game has it matters: its plugin
+/// sets `enable-clb-port-mapping` only in this webhook, so under `Ignore` one slow call on a
+/// loaded machine drops the Pod's re-enabling for good, while under `Fail` the GameServer
+/// controller's update is refused and retried. Returns the names of the two registrations.
 async fn register_webhooks(client: &kube::Client, ns: &str, port: u16, ca: Vec<u8>) -> [String; 2] {
     let ca = serde_json::to_value(k8s_openapi::ByteString(ca)).unwrap();
     let name = format!("okg-e2e-{ns}");
     let common = |path: &str| {
         json!({
-            "sideEffects": "None", "failurePolicy": "Ignore", "timeoutSeconds": 10,
+            "sideEffects": "None", "failurePolicy": "Fail", "timeoutSeconds": 10,
             "admissionReviewVersions": ["v1", "v1beta1"],
             "clientConfig": { "url": format!("https://127.0.0.1:{port}{path}"), "caBundle": ca },
             "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } },
@@ -588,6 +590,89 @@ async fn matches_the_cloud(e2e: &E2e, statuses: &BTreeMap<String, NetworkStatus>
 }
 
 /// The `address-ready` condition of a Pod: `(status, reason)`.
+/// Sets a GameServer's `spec.networkDisabled` to `on` unless it already is, as a user would
+/// again after seeing it undone: OpenKruise Game v1.0.0's GameServer controller merge-patches the
+/// whole spec from its cache when it syncs metadata (`SyncPodToGs`), which can put back the value
+/// it cached before the user's write. `Err` when it had to write.
+async fn network_disabled_holds(
+    game_servers: &Api<DynamicObject>,
+    name: &str,
+    on: bool,
+) -> Result<(), String> {
+    let gs = game_servers.get(name).await.map_err(|e| e.to_string())?;
+    if gs.data["spec"]["networkDisabled"]
+        .as_bool()
+        .unwrap_or(false)
+        == on
+    {
+        return Ok(());
+    }
+    let patch = json!({ "spec": { "networkDisabled": on } });
+    game_servers
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| e.to_string())?;
+    Err(format!("{name}: networkDisabled set to {on}"))
+}
+
+/// What each step from the GameServer to its listeners says about isolation: the GameServer's
+/// `networkDisabled`, the Pod's label (OpenKruise Game) and annotation (its plugin), the
+/// binding's `disabled` (ours) and the listeners' isolated mark (ours).
+async fn isolation_chain(e2e: &E2e, name: &str) -> String {
+    let gs = game_servers(e2e).get(name).await.ok();
+    let pods: Api<Pod> = Api::namespaced(e2e.client.clone(), e2e.ns());
+    let pod = pods.get(name).await.ok();
+    let bindings: Api<CLBPodBinding> = Api::namespaced(e2e.client.clone(), e2e.ns());
+    let binding = bindings.get(name).await.ok();
+    let listeners: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), e2e.ns());
+    let isolated: Vec<String> = listeners
+        .list(&ListParams::default())
+        .await
+        .map(|list| list.items)
+        .unwrap_or_default()
+        .iter()
+        .filter(|l| {
+            l.spec
+                .backend_pod
+                .as_ref()
+                .is_some_and(|b| b.pod_name == name)
+        })
+        .map(|l| {
+            format!(
+                "{}={:?}",
+                l.name_any(),
+                l.annotations().get("networking.cloud.tencent.com/isolated")
+            )
+        })
+        .collect();
+    // Who wrote the GameServer last, and when: OpenKruise Game patches whole specs from its cache.
+    let writers: Vec<String> = gs
+        .as_ref()
+        .and_then(|gs| gs.metadata.managed_fields.clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            format!(
+                "{:?} {:?} {:?} {:?}",
+                f.manager,
+                f.operation,
+                f.subresource,
+                f.time.as_ref().map(|t| t.0.to_string())
+            )
+        })
+        .collect();
+    format!(
+        "GameServer networkDisabled {:?} (writers {writers:?}); Pod label {:?}, {ENABLE} {:?}; binding disabled {:?}; listeners isolated {isolated:?}",
+        gs.as_ref()
+            .map(|gs| gs.data["spec"]["networkDisabled"].clone()),
+        pod.as_ref()
+            .and_then(|p| p.labels().get("game.kruise.io/network-disabled").cloned()),
+        pod.as_ref()
+            .and_then(|p| p.annotations().get(ENABLE).cloned()),
+        binding.as_ref().map(|b| b.spec.disabled),
+    )
+}
+
 fn gate_condition(pod: &Pod) -> Option<(String, Option<String>)> {
     pod.status
         .as_ref()?
@@ -708,15 +793,7 @@ async fn scenario(e2e: &E2e, who: &str) {
 
     // networkDisabled: OpenKruise Game's isolation takes the target off and keeps the address.
     let game_servers = game_servers(e2e);
-    let disabled = |on: bool| json!({ "spec": { "networkDisabled": on } });
-    game_servers
-        .patch(
-            "squad-0",
-            &PatchParams::default(),
-            &Patch::Merge(&disabled(true)),
-        )
-        .await
-        .unwrap();
+    let _ = network_disabled_holds(&game_servers, "squad-0", true).await;
     let before = statuses["squad-0"].external.clone();
     let targets_of = |want_targets: bool| {
         let before = before.clone();
@@ -737,9 +814,14 @@ async fn scenario(e2e: &E2e, who: &str) {
             Ok::<(), String>(())
         }
     };
-    eventually(WAIT, "squad-0's listeners kept, without targets", || {
-        targets_of(false)
-    })
+    eventually(
+        WAIT,
+        "squad-0's listeners kept, without targets",
+        || async {
+            network_disabled_holds(&game_servers, "squad-0", true).await?;
+            targets_of(false).await
+        },
+    )
     .await;
     let pod = pods.get("squad-0").await.unwrap();
     assert_eq!(
@@ -773,15 +855,19 @@ async fn scenario(e2e: &E2e, who: &str) {
         gate_condition(&isolated),
         isolated.annotations().get(STATUS)
     );
-    game_servers
-        .patch(
-            "squad-0",
-            &PatchParams::default(),
-            &Patch::Merge(&disabled(false)),
-        )
-        .await
-        .unwrap();
-    eventually(WAIT, "squad-0's targets back", || targets_of(true)).await;
+    let _ = network_disabled_holds(&game_servers, "squad-0", false).await;
+    // On a timeout, the chain from GameServer to listener names the step that stalled.
+    eventually(WAIT, "squad-0's targets back", || async {
+        network_disabled_holds(&game_servers, "squad-0", false).await?;
+        match targets_of(true).await {
+            Ok(()) => Ok(()),
+            Err(cloud) => Err(format!(
+                "{cloud}; {}",
+                isolation_chain(e2e, "squad-0").await
+            )),
+        }
+    })
+    .await;
     let statuses = ready_game_servers(e2e, 20, WAIT).await;
     assert_eq!(statuses["squad-0"].external, before, "the same address");
     assert_eq!(statuses["squad-0"].desired, "Ready");

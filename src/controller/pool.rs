@@ -155,7 +155,7 @@ async fn apply(pool: &CLBPortPool, ctx: &Context) -> Result<Action> {
     let mut grew = false;
     if room < 2
         && !creating
-        && wants_more(pool, ctx)
+        && wants_more(pool, ctx, created.len())
         && let Some(id) = create_frontend(pool, ctx, provider, created.len()).await?
     {
         grew = true;
@@ -276,11 +276,12 @@ fn created_tags(pool: &CLBPortPool, ctx: &Context) -> BTreeMap<String, String> {
 }
 
 /// A binding of this pool found no free port, and the pool may create one more CLB.
-fn wants_more(pool: &CLBPortPool, ctx: &Context) -> bool {
+/// `created` counts what the cloud's tags show as well as what the status recorded: the status
+/// this reconcile read may predate the last CLB it made.
+fn wants_more(pool: &CLBPortPool, ctx: &Context, created: usize) -> bool {
     let Some(auto) = pool.spec.auto_create.as_ref().filter(|a| a.enabled) else {
         return false;
     };
-    let created = auto_created(pool).len();
     if auto
         .max_load_balancers
         .is_some_and(|max| created >= usize::from(max))
