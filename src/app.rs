@@ -83,7 +83,9 @@ pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
     }
     tracing::info!(providers = ?registry.names().collect::<Vec<_>>(), "providers enabled");
 
-    let client = counted_client(&metrics).await?;
+    let client = counted_client(&metrics, Some(config.kubernetes.max_requests_in_flight)).await?;
+    // The Lease's own client: its renewals never wait behind the controller's other requests.
+    let lease_client = counted_client(&metrics, None).await?;
     let readiness = Readiness::default();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
@@ -101,7 +103,7 @@ pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
         uuid::Uuid::new_v4().simple()
     );
     let leases: kube::Api<Lease> =
-        kube::Api::namespaced(client.clone(), &args.leader_election_namespace);
+        kube::Api::namespaced(lease_client, &args.leader_election_namespace);
     let mut elector = Elector::new(leases, args.lease_name(), identity, LeaseTimings::default());
     tracing::info!(lease = %args.lease_name(), namespace = %args.leader_election_namespace, identity = %elector.identity(), "waiting to lead");
     let following = readiness.clone();
@@ -141,8 +143,9 @@ pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
 }
 
 /// A client whose every request is counted in `metrics` (by verb and resource), so that the
-/// cost of a reconcile on the API server is visible.
-async fn counted_client(metrics: &Metrics) -> Result<kube::Client> {
+/// cost of a reconcile on the API server is visible; with at most `in_flight` requests at once
+/// when given.
+async fn counted_client(metrics: &Metrics, in_flight: Option<usize>) -> Result<kube::Client> {
     let config = kube::Config::infer().await?;
     let counted = metrics.clone();
     let counting =
@@ -150,8 +153,10 @@ async fn counted_client(metrics: &Metrics) -> Result<kube::Client> {
             counted.kube_request(request.method(), request.uri());
             request
         });
+    let limit = tower::util::option_layer(in_flight.map(tower::limit::ConcurrencyLimitLayer::new));
     Ok(kube::client::ClientBuilder::try_from(config)?
         .with_layer(&counting)
+        .with_layer(&limit)
         .build())
 }
 

@@ -31,7 +31,14 @@ use std::{
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "DAC";
 /// The config's top-level sections: only `DAC_<SECTION>__...` variables override the file.
-const SECTIONS: [&str; 5] = ["CLUSTER", "CLOUD", "PROVIDERS", "SWEEP", "ACCESS"];
+const SECTIONS: [&str; 6] = [
+    "CLUSTER",
+    "KUBERNETES",
+    "CLOUD",
+    "PROVIDERS",
+    "SWEEP",
+    "ACCESS",
+];
 /// Cluster ids that documentation and examples use; two clusters left at one would sweep each
 /// other's resources, so they are refused.
 const PLACEHOLDER_CLUSTER_IDS: [&str; 4] = ["cls-example", "cls-xxx", "cls-xxxxxxxx", "example"];
@@ -56,6 +63,8 @@ pub struct ControllerConfig {
     #[serde(default)]
     pub cluster: ClusterConfig,
     #[serde(default)]
+    pub kubernetes: KubernetesConfig,
+    #[serde(default)]
     pub cloud: CloudConfig,
     #[serde(default)]
     pub providers: ProvidersConfig,
@@ -63,6 +72,26 @@ pub struct ControllerConfig {
     pub sweep: SweepConfig,
     #[serde(default)]
     pub access: AccessConfig,
+}
+
+/// How the controller talks to the API server.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// The controller's API server requests in flight at once (watches count only until they
+    /// are answered); more wait their turn. A fleet scaling down would otherwise send
+    /// thousands at once, and the API server would answer everyone late, the leader Lease's
+    /// renewal too (which has a client of its own, outside this limit).
+    #[serde(default = "defaults::max_requests_in_flight")]
+    pub max_requests_in_flight: usize,
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        Self {
+            max_requests_in_flight: defaults::max_requests_in_flight(),
+        }
+    }
 }
 
 /// The orphan sweep: releases cloud resources carrying this cluster's marker that no listener
@@ -435,6 +464,9 @@ mod defaults {
     pub fn batch_window_ms() -> u64 {
         200
     }
+    pub fn max_requests_in_flight() -> usize {
+        32
+    }
     pub fn pool_max() -> u32 {
         10
     }
@@ -506,6 +538,9 @@ impl ControllerConfig {
     /// Every problem at once, so that a user fixes their file in one go.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
+        if self.kubernetes.max_requests_in_flight == 0 {
+            problems.push("kubernetes.maxRequestsInFlight must be at least 1".to_string());
+        }
         let cluster = &self.cluster;
         if cluster.id.is_empty() {
             problems.push(

@@ -25,7 +25,7 @@ use dac_provider_api::{Frontend, PortRange, Scope};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
-use kube::api::{Api, Patch, PatchParams, PostParams, ResourceExt};
+use kube::api::{Api, Patch, PatchParams, ResourceExt};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
@@ -212,48 +212,38 @@ async fn reconcile_binding(binding: &CLBPodBinding, ctx: &Context) -> Result<Act
 
     // Apply.
     let listeners: Api<DedicatedCLBListener> = Api::namespaced(ctx.client.clone(), &namespace);
-    for release in &plan.release {
-        let allocation = Allocation {
-            key: release.key.clone(),
-            slot: release.slot.clone(),
-        };
-        if let Some(child) = children::holding(&current, &allocation) {
-            children::delete(&listeners, child).await?;
-        }
-    }
+    let releasing: Vec<&DedicatedCLBListener> = plan
+        .release
+        .iter()
+        .filter_map(|release| {
+            let allocation = Allocation {
+                key: release.key.clone(),
+                slot: release.slot.clone(),
+            };
+            children::holding(&current, &allocation).map(AsRef::as_ref)
+        })
+        .collect();
+    children::delete_all(&listeners, releasing).await?;
     let isolated = binding.spec.is_disabled();
-    for assigned in &plan.assign {
-        let Some(serving) = pools.get(&assigned.key.pool) else {
-            continue;
-        };
-        let child = children::build_binding_child(
-            binding,
-            &BindingChild {
-                key: &assigned.key,
-                slot: &assigned.slot,
-                provider: &serving.pool.spec.provider,
-                region: serving.pool.spec.region(),
-                isolated,
-            },
-        );
-        let params = PostParams {
-            field_manager: Some(MANAGER.into()),
-            ..Default::default()
-        };
-        match listeners.create(&params, &child).await {
-            Ok(_) => {}
-            // Not made (a child of that name is still being deleted, and its deletion wakes us
-            // again; or the API server refused): its slot is free again.
-            Err(error) => {
-                let name = child.name_any();
-                ctx.allocation_lock.lock().await.forget(&namespace, &name);
-                match error {
-                    kube::Error::Api(status) if status.code == 409 => {}
-                    error => return Err(error.into()),
-                }
-            }
-        }
-    }
+    let new_children: Vec<DedicatedCLBListener> = plan
+        .assign
+        .iter()
+        .filter_map(|assigned| {
+            let serving = pools.get(&assigned.key.pool)?;
+            Some(children::build_binding_child(
+                binding,
+                &BindingChild {
+                    key: &assigned.key,
+                    slot: &assigned.slot,
+                    provider: &serving.pool.spec.provider,
+                    region: serving.pool.spec.region(),
+                    isolated,
+                },
+            ))
+        })
+        .collect();
+    // A name still being freed (409) brings this binding back when its child is gone.
+    children::create_all(ctx, &listeners, new_children).await?;
     sync_isolation(&listeners, &current, isolated).await?;
 
     // Update status and the Pod's result annotations.

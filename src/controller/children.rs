@@ -119,6 +119,82 @@ pub async fn delete(
     }
 }
 
+/// Child writes (creates, deletes) in flight at once for one owner: enough that a frontend's
+/// children arrive at its write queue as one burst, which the queue batches into one round of
+/// cloud calls; few enough to leave the API server room for everyone else.
+const WRITES_IN_FLIGHT: usize = 16;
+
+/// Creates `new` children, a frontend's one after another and several at a time. Made in the
+/// order of their Pods instead, a fleet spread over many CLBs reaches each CLB in waves (a
+/// Pod's ports, then the next Pod's a whole fleet later), and each wave costs a round of
+/// cloud writes. A child that is not made frees its slot again. Returns whether some name is
+/// still held by a child being deleted (409: its deletion brings the owner back); any other
+/// refusal is the error, after the rest were tried.
+pub async fn create_all(
+    ctx: &super::Context,
+    api: &kube::Api<DedicatedCLBListener>,
+    mut new: Vec<DedicatedCLBListener>,
+) -> crate::Result<bool> {
+    use futures::StreamExt;
+    new.sort_by(|a, b| {
+        (&a.spec.lb_id, a.metadata.name.as_deref())
+            .cmp(&(&b.spec.lb_id, b.metadata.name.as_deref()))
+    });
+    let params = kube::api::PostParams {
+        field_manager: Some(super::labels::MANAGER.into()),
+        ..Default::default()
+    };
+    // The futures are made first, then run: a stream that borrows into its closure trips
+    // the compiler's `Send` check of the reconcile futures.
+    let creates: Vec<_> = new.iter().map(|child| create(api, &params, child)).collect();
+    let results: Vec<_> = futures::stream::iter(creates)
+        .buffer_unordered(WRITES_IN_FLIGHT)
+        .collect()
+        .await;
+    let mut name_taken = false;
+    let mut first_error = None;
+    for (child, result) in results {
+        let Err(error) = result else { continue };
+        let namespace = child.namespace().unwrap_or_default();
+        ctx.allocation_lock
+            .lock()
+            .await
+            .forget(&namespace, &child.name_any());
+        match error {
+            kube::Error::Api(status) if status.code == 409 => name_taken = true,
+            error => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    match first_error {
+        Some(error) => Err(error.into()),
+        None => Ok(name_taken),
+    }
+}
+
+async fn create<'a>(
+    api: &kube::Api<DedicatedCLBListener>,
+    params: &kube::api::PostParams,
+    child: &'a DedicatedCLBListener,
+) -> (&'a DedicatedCLBListener, kube::Result<DedicatedCLBListener>) {
+    (child, api.create(params, child).await)
+}
+
+/// Deletes these very children (see [`delete`]), several at a time.
+pub async fn delete_all<'a>(
+    api: &kube::Api<DedicatedCLBListener>,
+    children: impl IntoIterator<Item = &'a DedicatedCLBListener>,
+) -> crate::Result<()> {
+    use futures::StreamExt;
+    let deletes: Vec<_> = children.into_iter().map(|child| delete(api, child)).collect();
+    let results: Vec<crate::Result<()>> = futures::stream::iter(deletes)
+        .buffer_unordered(WRITES_IN_FLIGHT)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
 /// What a new child should hold.
 pub struct ChildTemplate<'a> {
     pub key: &'a AllocationKey,

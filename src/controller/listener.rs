@@ -127,10 +127,6 @@ async fn cleanup(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Actio
             return cleanup_blocked(listener, ctx, &not_enabled_error(&not_enabled)).await;
         }
     };
-    if listener.status.as_ref().and_then(|s| s.state) != Some(ListenerState::Deleting) {
-        let outcome = status::ListenerOutcome::deleting(listener);
-        status::patch_listener(listener, ctx, outcome).await?;
-    }
     // Only an address per Pod can be shared by the Pod's other ports; asking the API server
     // for every port of a fleet scaling down would cost one LIST per port.
     let keep_pod_address = provider.allocation_mode() == AllocationMode::AddressPerPod
@@ -138,10 +134,22 @@ async fn cleanup(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Actio
     let binding = build_binding(listener, None, None, keep_pod_address)?;
     match provider.release(&binding).await {
         Ok(()) => {}
-        Err(error) if error.is_retryable() => return retry_later(listener, ctx, error).await,
         // The load balancer itself is gone, and its listeners with it.
-        Err(error) if error.reason() == reasons::LOAD_BALANCER_NOT_FOUND => {}
-        Err(error) => return cleanup_blocked(listener, ctx, &error).await,
+        Err(error) if !error.is_retryable() && error.reason() == reasons::LOAD_BALANCER_NOT_FOUND => {}
+        Err(error) => {
+            // Only a release that takes more than one try shows `Deleting`: one that is done
+            // at once needs no status write (a fleet scaling down would make thousands), its
+            // object simply goes.
+            if listener.status.as_ref().and_then(|s| s.state) != Some(ListenerState::Deleting) {
+                let outcome = status::ListenerOutcome::deleting(listener);
+                status::patch_listener(listener, ctx, outcome).await?;
+            }
+            return if error.is_retryable() {
+                retry_later(listener, ctx, error).await
+            } else {
+                cleanup_blocked(listener, ctx, &error).await
+            };
+        }
     }
     write_pod_annotation(listener, ctx, None).await?;
     tracing::info!(listener = %listener.name_any(), "address released");
@@ -193,9 +201,10 @@ async fn report_failure(
 ) -> Result<Action> {
     ctx.metrics
         .reconcile_failed(KIND, error.reason().to_string());
-    let state = match listener.status.as_ref().and_then(|s| s.state) {
-        Some(ListenerState::Deleting) => ListenerState::Deleting,
-        _ => ListenerState::Failed,
+    let state = if listener.metadata.deletion_timestamp.is_some() {
+        ListenerState::Deleting
+    } else {
+        ListenerState::Failed
     };
     let outcome = status::ListenerOutcome::failed(listener, state, error);
     if let Some(reason) = status::patch_listener(listener, ctx, outcome).await? {

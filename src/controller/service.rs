@@ -15,7 +15,7 @@ use crate::{Error, Result};
 use dac_provider_api::{AllocationMode, Frontend, PortRange, ProviderError, Scope};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Resource;
-use kube::api::{Api, DynamicObject, PostParams, ResourceExt};
+use kube::api::{Api, DynamicObject, ResourceExt};
 use kube::core::{ApiResource, GroupVersionKind, Selector, SelectorExt};
 use kube::runtime::controller::Action;
 use std::collections::{BTreeMap, BTreeSet};
@@ -212,6 +212,7 @@ async fn reconcile_service(service: &DedicatedCLBService, ctx: &Context) -> Resu
     }
 
     // Apply.
+    let mut new_children = Vec::new();
     for (key, slot) in to_create {
         if blocked.contains(&key) {
             waiting = true;
@@ -223,36 +224,10 @@ async fn reconcile_service(service: &DedicatedCLBService, ctx: &Context) -> Resu
             address_pod_annotation: wanted.annotation.get(&key).map(String::as_str),
             pod_owner: wanted.pod_owner.get(&key.pod_name),
         };
-        let child = children::build_child(service, &template);
-        let child_name = child.name_any();
-        match listeners
-            .create(
-                &PostParams {
-                    field_manager: Some(MANAGER.into()),
-                    ..Default::default()
-                },
-                &child,
-            )
-            .await
-        {
-            Ok(_) => {}
-            // Not made (the old child of that name is still being deleted, or the API server
-            // refused): its slot is free again.
-            Err(error) => {
-                ctx.allocation_lock
-                    .lock()
-                    .await
-                    .forget(&namespace, &child_name);
-                match error {
-                    kube::Error::Api(status) if status.code == 409 => waiting = true,
-                    error => return Err(error.into()),
-                }
-            }
-        }
+        new_children.push(children::build_child(service, &template));
     }
-    for child in &to_delete {
-        children::delete(&listeners, child).await?;
-    }
+    waiting |= children::create_all(ctx, &listeners, new_children).await?;
+    children::delete_all(&listeners, to_delete.iter().map(AsRef::as_ref)).await?;
     sync_children(service, &listeners, &current, &wanted).await?;
 
     // Update status, from the cache: what was just created shows there as it arrives, and

@@ -48,13 +48,18 @@ impl<'a> ListenerOutcome<'a> {
         Self::keeping(listener, state, Some(error))
     }
 
-    /// Still being retried: the state stays, `Ready` says why it is not there yet.
+    /// Still being retried: the state stays (`Deleting` once the object is), `Ready` says why
+    /// it is not there yet.
     pub fn retrying(listener: &DedicatedCLBListener, error: &'a ProviderError) -> Self {
-        let state = listener
-            .status
-            .as_ref()
-            .and_then(|s| s.state)
-            .unwrap_or(ListenerState::Pending);
+        let state = if listener.metadata.deletion_timestamp.is_some() {
+            ListenerState::Deleting
+        } else {
+            listener
+                .status
+                .as_ref()
+                .and_then(|s| s.state)
+                .unwrap_or(ListenerState::Pending)
+        };
         Self::keeping(listener, state, Some(error))
     }
 

@@ -145,25 +145,30 @@ pub async fn eips(
     region: &str,
 ) -> Result<Vec<(String, String, Option<String>)>, String> {
     use dac_tencentcloud::models::vpc::DescribeAddressesRequest;
-    let request = DescribeAddressesRequest {
-        limit: Some(100),
-        ..Default::default()
-    };
-    let addresses = client
-        .describe_addresses(region, &request)
-        .await
-        .map_err(|e| e.to_string())?
-        .address_set;
-    Ok(addresses
-        .into_iter()
-        .map(|a| {
+    let mut all = Vec::new();
+    loop {
+        let request = DescribeAddressesRequest {
+            offset: Some(all.len() as i64),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let page = client
+            .describe_addresses(region, &request)
+            .await
+            .map_err(|e| e.to_string())?
+            .address_set;
+        let last = page.len() < 100;
+        all.extend(page.into_iter().map(|a| {
             (
                 a.address_ip.unwrap_or_default(),
                 a.address_status.unwrap_or_default(),
                 a.private_address_ip,
             )
-        })
-        .collect())
+        }));
+        if last {
+            return Ok(all);
+        }
+    }
 }
 
 /// How many EIPs were allocated today (`DAILY_EIP_APPLY`).

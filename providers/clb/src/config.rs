@@ -26,9 +26,10 @@ pub struct ClbProviderConfig {
     /// binding whose port one of them holds is a `PortConflict` instead of a wait for a
     /// release that this controller would never make.
     pub namespace: Option<String>,
-    /// How long a CLB's worker collects jobs before it starts a round. Every write locks the
-    /// instance for a while, so many small writes are far slower than one batched write; the
-    /// window trades this much latency for that.
+    /// How long a CLB's worker waits after the latest job for another before it starts a round
+    /// (at most ten windows after the first job). Every write locks the instance for a while,
+    /// so many small writes are far slower than one batched write; the window trades this much
+    /// latency for that.
     pub batch_window_ms: u64,
     /// A round starts early once this many jobs are waiting.
     pub max_batch_jobs: usize,

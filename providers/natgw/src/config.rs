@@ -65,7 +65,8 @@ pub struct NatgwProviderConfig {
     /// The gateways slots may be placed on. Only these are written to: a binding naming another
     /// gateway is refused, so the config is the operator's allow-list.
     pub gateways: Vec<GatewayConfig>,
-    /// How long a gateway's worker collects jobs before it writes. The Create/Delete actions take
+    /// How long a gateway's worker waits after the latest job for another before it writes (at
+    /// most ten windows after the first job). The Create/Delete actions take
     /// arrays of rules and each call may meet the gateway's busy lock, so one call for many rules
     /// beats many calls; the window trades this much latency for that.
     pub batch_window_ms: u64,

@@ -160,14 +160,19 @@ where
 /// How a worker batches.
 #[derive(Clone, Copy, Debug)]
 pub struct Batching {
-    /// How long the first job of a round waits for others.
+    /// How long a round waits after its latest job for another. A burst (a service creating a
+    /// CLB's children one after another) keeps the round open until it ends, however long it
+    /// takes, up to [`MAX_WINDOWS`] windows after the first job.
     pub window: Duration,
     /// The most jobs in one round.
     pub max_jobs: usize,
 }
 
-/// The worker of one frontend's queue: waits for a job, collects more for the batch window (or
-/// until the size cap), takes one round's worth, hands it to `run_round`, and repeats. Returns
+/// The longest a round's first job waits, in windows, while more keep arriving.
+pub const MAX_WINDOWS: u32 = 10;
+
+/// The worker of one frontend's queue: waits for a job, collects more until none came for a
+/// batch window (or until the size cap or [`MAX_WINDOWS`]), takes one round's worth, hands it to `run_round`, and repeats. Returns
 /// when the queue's senders are gone (the provider is).
 pub async fn run_worker<E, O, R, F, Fut>(
     mut rx: mpsc::UnboundedReceiver<Job<E, O, R>>,
@@ -188,8 +193,9 @@ pub async fn run_worker<E, O, R, F, Fut>(
                 return; // the provider is gone
             };
             backlog.push_back(first);
-            let deadline = Instant::now() + batching.window;
+            let latest_start = Instant::now() + batching.window * MAX_WINDOWS;
             while backlog.len() < batching.max_jobs {
+                let deadline = (Instant::now() + batching.window).min(latest_start);
                 match timeout_at(deadline, rx.recv()).await {
                     Ok(Some(job)) => backlog.push_back(job),
                     Ok(None) | Err(_) => break,
@@ -396,5 +402,39 @@ mod tests {
         assert!(a.is_ok() && b.is_ok() && c.is_ok());
         // The two identical ensures are one job.
         assert_eq!(*rounds.lock().unwrap(), [2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_keeps_the_round_open_up_to_ten_windows() {
+        let rounds = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = rounds.clone();
+        let (tx, rx) = mpsc::unbounded_channel::<TestJob>();
+        tokio::spawn(run_worker(
+            rx,
+            Batching {
+                window: Duration::from_millis(100),
+                max_jobs: 100,
+            },
+            move |round| {
+                seen.lock().unwrap().push((Instant::now(), round.len()));
+                async {}
+            },
+        ));
+        let started = Instant::now();
+        // A job every 60 ms, each within a window of the last: 30 jobs over 1.8 s.
+        let mut answers = Vec::new();
+        for port in 0..30 {
+            let (job, answer) = ensure(port, "10.0.0.1");
+            tx.send(job).unwrap();
+            answers.push(answer);
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rounds = rounds.lock().unwrap();
+        let sizes: Vec<usize> = rounds.iter().map(|(_, n)| *n).collect();
+        // The first round closed ten windows after its first job (17 jobs in), the second a
+        // window after the burst's last job.
+        assert_eq!(sizes, [17, 13]);
+        assert_eq!(rounds[0].0 - started, Duration::from_secs(1));
     }
 }
