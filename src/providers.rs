@@ -81,6 +81,7 @@ fn natgw(
         .collect();
     let provider_config = NatgwProviderConfig {
         batch_window_ms: natgw.batch_window_ms,
+        rule_limit: natgw.rule_limit,
         namespace: namespace.map(str::to_string),
         ..NatgwProviderConfig::new(&config.cluster.id, &config.cluster.region, gateways)
     };

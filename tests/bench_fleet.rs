@@ -261,7 +261,10 @@ impl Provider {
     }
 }
 
-fn region<'a>(cloud: &'a mut EmulatorConfig, name: &str) -> &'a mut tencentcloud_emulator::RegionConfig {
+fn region<'a>(
+    cloud: &'a mut EmulatorConfig,
+    name: &str,
+) -> &'a mut tencentcloud_emulator::RegionConfig {
     cloud
         .regions
         .iter_mut()
@@ -367,11 +370,7 @@ async fn counter_by(
             .next()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0);
-        let key = by
-            .split(',')
-            .map(label)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let key = by.split(',').map(label).collect::<Vec<_>>().join(" ");
         *sums.entry(key).or_insert(0.0) += value;
     }
     sums
@@ -533,7 +532,11 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
     if let Provider::Eip = provider {
         eventually(Duration::from_secs(600), "the warm pool filled", || async {
             assert_running(&e2e.controller);
-            let unbound = eips_by_status(&e2e).await.get("UNBIND").copied().unwrap_or(0);
+            let unbound = eips_by_status(&e2e)
+                .await
+                .get("UNBIND")
+                .copied()
+                .unwrap_or(0);
             if unbound as u64 >= sizes.pods {
                 Ok(())
             } else {
@@ -584,7 +587,10 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
     // The counters are read from /metrics; give the last calls a moment to be counted.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let requests = delta(&kube_requests(&e2e.controller).await, &requests_before);
-    let writes = delta(&cloud_writes_by_action(&e2e.controller).await, &writes_before);
+    let writes = delta(
+        &cloud_writes_by_action(&e2e.controller).await,
+        &writes_before,
+    );
     let minimum = provider.minimum_writes(&e2e, sizes).await;
     let pod_ports = f64::from(wanted);
     let total_requests: f64 = requests.values().sum();
@@ -630,8 +636,9 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
         .sum();
     let quiet_writes = e2e.controller.cloud_writes().await - quiet_writes_before;
     println!(
-        "fleet {name}: quiet {} s: {quiet_writes} cloud writes, {quiet_kube_writes} API server writes",
-        quiet.as_secs()
+        "fleet {name}: quiet {} s: {quiet_writes} cloud writes, {quiet_kube_writes} API server writes; controller RSS {:.0} MiB after it",
+        quiet.as_secs(),
+        rss_mib(controller_pid),
     );
 
     // Scale to 0: every listener released.

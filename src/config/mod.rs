@@ -348,6 +348,10 @@ pub struct NatgwConfig {
     /// How long rule writes for one gateway are collected into one call, in milliseconds.
     #[serde(default = "defaults::batch_window_ms")]
     pub batch_window_ms: u64,
+    /// DNAT rules per gateway, where the account's limit was raised; default 200 (the cloud
+    /// reports it nowhere).
+    #[serde(default)]
+    pub rule_limit: Option<u32>,
 }
 
 impl Default for NatgwConfig {
@@ -356,6 +360,7 @@ impl Default for NatgwConfig {
             enabled: false,
             gateways: Vec::new(),
             batch_window_ms: defaults::batch_window_ms(),
+            rule_limit: None,
         }
     }
 }

@@ -32,6 +32,7 @@ fn the_documented_example_loads() {
     );
     let config = load_yaml(&text, &[("DAC_CLUSTER__ID", "cls-a1b2c3d4")]).unwrap();
     assert_eq!(config.sweep, SweepConfig::default());
+    assert_eq!(config.kubernetes, KubernetesConfig::default());
     assert!(config.access.frontends.is_empty());
     assert_eq!(config.cluster.region, "ap-guangzhou");
     assert_eq!(
@@ -266,6 +267,27 @@ fn typos_and_bad_values_fail_to_load() {
             &[]
         )
         .contains("70000")
+    );
+}
+
+#[test]
+fn the_api_server_request_cap_is_at_least_one() {
+    assert_eq!(
+        load_yaml(MINIMAL, &[])
+            .unwrap()
+            .kubernetes
+            .max_requests_in_flight,
+        32
+    );
+    let config = load_yaml(MINIMAL, &[("DAC_KUBERNETES__MAX_REQUESTS_IN_FLIGHT", "8")]).unwrap();
+    assert_eq!(config.kubernetes.max_requests_in_flight, 8);
+    let refused = problems(load_yaml(
+        &format!("{MINIMAL}kubernetes: {{maxRequestsInFlight: 0}}\n"),
+        &[],
+    ));
+    assert!(
+        refused.iter().any(|p| p.contains("maxRequestsInFlight")),
+        "{refused:?}"
     );
 }
 

@@ -146,7 +146,10 @@ pub async fn create_all(
     };
     // The futures are made first, then run: a stream that borrows into its closure trips
     // the compiler's `Send` check of the reconcile futures.
-    let creates: Vec<_> = new.iter().map(|child| create(api, &params, child)).collect();
+    let creates: Vec<_> = new
+        .iter()
+        .map(|child| create(api, &params, child))
+        .collect();
     let results: Vec<_> = futures::stream::iter(creates)
         .buffer_unordered(WRITES_IN_FLIGHT)
         .collect()
@@ -187,7 +190,10 @@ pub async fn delete_all<'a>(
     children: impl IntoIterator<Item = &'a DedicatedCLBListener>,
 ) -> crate::Result<()> {
     use futures::StreamExt;
-    let deletes: Vec<_> = children.into_iter().map(|child| delete(api, child)).collect();
+    let deletes: Vec<_> = children
+        .into_iter()
+        .map(|child| delete(api, child))
+        .collect();
     let results: Vec<crate::Result<()>> = futures::stream::iter(deletes)
         .buffer_unordered(WRITES_IN_FLIGHT)
         .collect()

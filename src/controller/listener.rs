@@ -135,7 +135,8 @@ async fn cleanup(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Actio
     match provider.release(&binding).await {
         Ok(()) => {}
         // The load balancer itself is gone, and its listeners with it.
-        Err(error) if !error.is_retryable() && error.reason() == reasons::LOAD_BALANCER_NOT_FOUND => {}
+        Err(error)
+            if !error.is_retryable() && error.reason() == reasons::LOAD_BALANCER_NOT_FOUND => {}
         Err(error) => {
             // Only a release that takes more than one try shows `Deleting`: one that is done
             // at once needs no status write (a fleet scaling down would make thousands), its
@@ -398,6 +399,15 @@ async fn write_pod_annotation(
         .stores
         .pods
         .get(&ObjectRef::new(&pod.pod_name).within(&namespace));
+    // A Pod on its way out keeps what it has: taking an address off it helps no one, and a
+    // fleet scaling down would pay one write per port.
+    if value.is_none()
+        && cached
+            .as_ref()
+            .is_some_and(|pod| pod.metadata.deletion_timestamp.is_some())
+    {
+        return Ok(());
+    }
     let written = listener.status.as_ref().and_then(|s| s.address.as_deref());
     pods::set_annotation(&api, cached.as_deref(), key, value, written).await
 }

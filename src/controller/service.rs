@@ -425,13 +425,36 @@ async fn wanted_ports(
 ) -> Result<Wanted> {
     let namespace = service.namespace().unwrap_or_default();
     let mut pod_names: BTreeSet<String> = selected.iter().map(|pod| pod.name_any()).collect();
-    let live = pod_names.len() * service.spec.ports.len();
     let mut pod_owner: BTreeMap<String, pods::SetRef> = selected
         .iter()
         .filter_map(|pod| Some((pod.name_any(), pods::statefulset_owner(pod)?)))
         .collect();
-
     let mut sets: BTreeMap<String, pods::WantedOrdinals> = BTreeMap::new();
+
+    // A terminating Pod whose set no longer wants its ordinal (scaled below it) will not be
+    // back: its ports are released while Kubernetes removes it, not after. (Its targets are
+    // already off: a terminating Pod is no backend.) A terminating Pod that will be recreated
+    // under its name keeps its ports for its successor.
+    for pod in selected
+        .iter()
+        .filter(|pod| pod.metadata.deletion_timestamp.is_some())
+    {
+        let name = pod.name_any();
+        let Some(owner) = pod_owner.get(&name) else {
+            continue;
+        };
+        let annotation = owner.to_annotation();
+        if !sets.contains_key(&annotation) {
+            let wanted = wanted_ordinals(ctx, &namespace, owner).await?;
+            sets.insert(annotation.clone(), wanted);
+        }
+        if pods::ordinal(&name).is_some_and(|ordinal| !sets[&annotation].wants(ordinal)) {
+            pod_names.remove(&name);
+            pod_owner.remove(&name);
+        }
+    }
+    let live = pod_names.len() * service.spec.ports.len();
+
     for child in children {
         let Some(pod) = child.spec.backend_pod.as_ref().map(|b| b.pod_name.clone()) else {
             continue;

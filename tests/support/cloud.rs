@@ -105,12 +105,11 @@ pub async fn dnat_rules(
     gateway: &str,
 ) -> Result<Vec<DnatRule>, String> {
     use dac_tencentcloud::models::vpc::DescribeNatGatewayDestinationIpPortTranslationNatRulesRequest as Describe;
-    let mut rules = Vec::new();
-    loop {
+    every_page(|offset| async move {
         let request = Describe {
             nat_gateway_ids: Some(vec![gateway.to_string()]),
-            offset: Some(rules.len() as i64),
-            limit: Some(100),
+            offset: Some(offset),
+            limit: Some(PAGE as i64),
             ..Default::default()
         };
         let page = client
@@ -118,25 +117,25 @@ pub async fn dnat_rules(
             .await
             .map_err(|e| e.to_string())?
             .nat_gateway_destination_ip_port_translation_nat_rule_set;
-        let done = page.len() < 100;
-        rules.extend(page.into_iter().map(|r| DnatRule {
-            protocol: r.ip_protocol.unwrap_or_default(),
-            public: format!(
-                "{}:{}",
-                r.public_ip_address.unwrap_or_default(),
-                r.public_port.unwrap_or_default()
-            ),
-            private: format!(
-                "{}:{}",
-                r.private_ip_address.unwrap_or_default(),
-                r.private_port.unwrap_or_default()
-            ),
-            description: r.description.unwrap_or_default(),
-        }));
-        if done {
-            return Ok(rules);
-        }
-    }
+        Ok(page
+            .into_iter()
+            .map(|r| DnatRule {
+                protocol: r.ip_protocol.unwrap_or_default(),
+                public: format!(
+                    "{}:{}",
+                    r.public_ip_address.unwrap_or_default(),
+                    r.public_port.unwrap_or_default()
+                ),
+                private: format!(
+                    "{}:{}",
+                    r.private_ip_address.unwrap_or_default(),
+                    r.private_port.unwrap_or_default()
+                ),
+                description: r.description.unwrap_or_default(),
+            })
+            .collect())
+    })
+    .await
 }
 
 /// One EIP: `(ip, status, private IP it is bound to)`.
@@ -145,11 +144,10 @@ pub async fn eips(
     region: &str,
 ) -> Result<Vec<(String, String, Option<String>)>, String> {
     use dac_tencentcloud::models::vpc::DescribeAddressesRequest;
-    let mut all = Vec::new();
-    loop {
+    every_page(|offset| async move {
         let request = DescribeAddressesRequest {
-            offset: Some(all.len() as i64),
-            limit: Some(100),
+            offset: Some(offset),
+            limit: Some(PAGE as i64),
             ..Default::default()
         };
         let page = client
@@ -157,14 +155,34 @@ pub async fn eips(
             .await
             .map_err(|e| e.to_string())?
             .address_set;
-        let last = page.len() < 100;
-        all.extend(page.into_iter().map(|a| {
-            (
-                a.address_ip.unwrap_or_default(),
-                a.address_status.unwrap_or_default(),
-                a.private_address_ip,
-            )
-        }));
+        Ok(page
+            .into_iter()
+            .map(|a| {
+                (
+                    a.address_ip.unwrap_or_default(),
+                    a.address_status.unwrap_or_default(),
+                    a.private_address_ip,
+                )
+            })
+            .collect())
+    })
+    .await
+}
+
+/// The largest page the describe actions return.
+const PAGE: usize = 100;
+
+/// Every item of a describe action that pages by offset, a page of [`PAGE`] at a time.
+async fn every_page<T, F, Fut>(mut page: F) -> Result<Vec<T>, String>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, String>>,
+{
+    let mut all = Vec::new();
+    loop {
+        let items = page(all.len() as i64).await?;
+        let last = items.len() < PAGE;
+        all.extend(items);
         if last {
             return Ok(all);
         }
