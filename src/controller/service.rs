@@ -443,12 +443,8 @@ async fn wanted_ports(
         let Some(owner) = pod_owner.get(&name) else {
             continue;
         };
-        let annotation = owner.to_annotation();
-        if !sets.contains_key(&annotation) {
-            let wanted = wanted_ordinals(ctx, &namespace, owner).await?;
-            sets.insert(annotation.clone(), wanted);
-        }
-        if pods::ordinal(&name).is_some_and(|ordinal| !sets[&annotation].wants(ordinal)) {
+        let wanted = ordinals_of(&mut sets, ctx, &namespace, owner).await?;
+        if pods::ordinal(&name).is_some_and(|ordinal| !wanted.wants(ordinal)) {
             pod_names.remove(&name);
             pod_owner.remove(&name);
         }
@@ -469,12 +465,8 @@ async fn wanted_ports(
         else {
             continue;
         };
-        let annotation = owner.to_annotation();
-        if !sets.contains_key(&annotation) {
-            let wanted = wanted_ordinals(ctx, &namespace, &owner).await?;
-            sets.insert(annotation.clone(), wanted);
-        }
-        if pods::ordinal(&pod).is_some_and(|ordinal| sets[&annotation].wants(ordinal)) {
+        let wanted = ordinals_of(&mut sets, ctx, &namespace, &owner).await?;
+        if pods::ordinal(&pod).is_some_and(|ordinal| wanted.wants(ordinal)) {
             pod_owner.insert(pod.clone(), owner);
             pod_names.insert(pod);
         }
@@ -497,6 +489,21 @@ async fn wanted_ports(
         pod_owner,
         live,
     })
+}
+
+/// [`wanted_ordinals`] of `set`, read once per reconcile however many of its Pods ask.
+async fn ordinals_of<'s>(
+    sets: &'s mut BTreeMap<String, pods::WantedOrdinals>,
+    ctx: &Context,
+    namespace: &str,
+    set: &pods::SetRef,
+) -> Result<&'s pods::WantedOrdinals> {
+    let annotation = set.to_annotation();
+    if !sets.contains_key(&annotation) {
+        let wanted = wanted_ordinals(ctx, namespace, set).await?;
+        sets.insert(annotation.clone(), wanted);
+    }
+    Ok(&sets[&annotation])
 }
 
 /// The ordinals a StatefulSet of either kind wants now; none when it is gone (or its kind is
