@@ -117,6 +117,7 @@ pub async fn main(register_custom: Box<RegisterCustom>) -> anyhow::Result<()> {
     tracing::info!(lease = %args.lease_name(), "leading");
     metrics.leader.set(1);
     readiness.set_leading();
+    registry.start_all();
 
     let ctx = Arc::new(Context::new(
         client,

@@ -24,6 +24,7 @@ use std::{collections::BTreeMap, fmt};
 pub trait ProviderOps: Send + Sync {
     fn name(&self) -> &str;
     fn allocation_mode(&self) -> AllocationMode;
+    fn start(&self);
     async fn frontends(&self, scope: &Scope) -> Result<Vec<Frontend>>;
     async fn ensure(&self, binding: &Binding) -> Result<BindingStatus>;
     async fn release(&self, binding: &Binding) -> Result<()>;
@@ -46,6 +47,10 @@ impl<P: AddressProvider + ?Sized> ProviderOps for P {
 
     fn allocation_mode(&self) -> AllocationMode {
         AddressProvider::allocation_mode(self)
+    }
+
+    fn start(&self) {
+        AddressProvider::start(self);
     }
 
     async fn frontends(&self, scope: &Scope) -> Result<Vec<Frontend>> {
@@ -184,6 +189,13 @@ impl ProviderRegistry {
             name: name.to_string(),
             enabled: self.names().map(str::to_string).collect(),
         })
+    }
+
+    /// Starts every provider's background work ([`AddressProvider::start`]): once, on leading.
+    pub fn start_all(&self) {
+        for provider in self.providers.values() {
+            provider.start();
+        }
     }
 
     /// Names of the registered providers, sorted.

@@ -1,8 +1,9 @@
 //! The background task: expires EIPs kept for Pods (retention `KeepFor`), releases pool EIPs
 //! beyond the pool's maximum, and allocates up to its minimum within the quota.
 //!
-//! It is started by the first `ensure` or `release` (the provider may be built outside a Tokio
-//! runtime), runs every `maintenanceIntervalMs` or when woken, and holds the provider only
+//! It is started when the controller starts leading (`AddressProvider::start`), or else by the
+//! first `ensure` or `release` (the provider may be built outside a Tokio runtime). Its first
+//! round runs at once; then every `maintenanceIntervalMs` or when woken, and holds the provider only
 //! weakly, so it ends once the provider is dropped. Its failures are logged and retried at the
 //! next round; they never reach a binding.
 use std::sync::Arc;
@@ -33,14 +34,15 @@ impl Core {
         let interval = self.config.maintenance_interval();
         tokio::spawn(async move {
             loop {
+                let Some(strong) = core.upgrade() else {
+                    return;
+                };
+                strong.maintain_all().await;
+                drop(strong);
                 tokio::select! {
                     () = tokio::time::sleep(interval) => {}
                     () = wake.notified() => {}
                 }
-                let Some(core) = core.upgrade() else {
-                    return;
-                };
-                core.maintain_all().await;
             }
         });
     }

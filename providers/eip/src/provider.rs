@@ -120,6 +120,11 @@ impl AddressProvider for EipProvider {
         AllocationMode::AddressPerPod
     }
 
+    /// The warm pool fills as soon as this replica leads, not at the first Pod.
+    fn start(&self) {
+        self.core.start_maintenance();
+    }
+
     /// Nothing to place slots on: every Pod gets an address of its own.
     async fn frontends(&self, _scope: &Scope) -> Result<Vec<Frontend>> {
         Ok(Vec::new())

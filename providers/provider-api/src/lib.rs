@@ -45,6 +45,12 @@ pub trait AddressProvider: Send + Sync {
     /// allocates slots) or every Pod gets an address of its own ([`AllocationMode::AddressPerPod`]).
     fn allocation_mode(&self) -> AllocationMode;
 
+    /// Starts the provider's own background work (the eip provider keeps its warm pool filled),
+    /// called once when this replica starts leading, inside the Tokio runtime and before any
+    /// other call: a provider is built before the runtime exists, and a replica that does not
+    /// lead must not allocate. The default has nothing to start.
+    fn start(&self) {}
+
     /// The frontends that new slots may be placed on in `scope`, each with its capacity.
     ///
     /// `clb`: the CLB instances in `scope.frontend_ids` (`existedLbIds`) with their listener quota;
@@ -131,6 +137,10 @@ impl<P: AddressProvider + ?Sized> AddressProvider for Box<P> {
         (**self).allocation_mode()
     }
 
+    fn start(&self) {
+        (**self).start();
+    }
+
     async fn frontends(&self, scope: &Scope) -> Result<Vec<Frontend>> {
         (**self).frontends(scope).await
     }
@@ -177,6 +187,10 @@ impl<P: AddressProvider + ?Sized> AddressProvider for std::sync::Arc<P> {
 
     fn allocation_mode(&self) -> AllocationMode {
         (**self).allocation_mode()
+    }
+
+    fn start(&self) {
+        (**self).start();
     }
 
     async fn frontends(&self, scope: &Scope) -> Result<Vec<Frontend>> {

@@ -987,6 +987,23 @@ async fn the_pool_is_topped_up_in_one_call_and_trimmed_to_its_maximum() {
 }
 
 #[tokio::test]
+async fn a_warm_pool_fills_once_started_before_any_pod() {
+    let (fake, provider) = setup(EipProviderConfig {
+        pool: PoolLimits { min: 3, max: 3 },
+        ..config()
+    });
+    provider.start();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while fake.lock().unwrap().addresses.len() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the pool filled without an ensure");
+    assert_eq!(provider.stats().writes_of("AllocateAddresses"), 1);
+}
+
+#[tokio::test]
 async fn the_orphan_sweep_sees_pods_and_releases_what_no_pod_holds() {
     let (fake, provider) = setup(EipProviderConfig {
         pool: PoolLimits { min: 0, max: 5 },
