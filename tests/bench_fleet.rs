@@ -218,7 +218,10 @@ impl Provider {
 
     /// The fewest cloud writes that make what the emulator holds now. clb: per CLB, one
     /// CreateListener per protocol per 49 ports and one BatchRegisterTargets per 500 targets;
-    /// natgw: per gateway, one Create per 100 rules; eip: one AssociateAddress per bound EIP.
+    /// natgw: per gateway, one Create per 100 rules; eip: per Pod, the claim of a pool EIP (its
+    /// name says which Pod holds it, so that a controller killed mid-bind finds it again: the
+    /// design's crash record, ModifyAddressAttribute) and one AssociateAddress. The pool's own
+    /// top-ups are its policy (`pool.min` free EIPs), not binding's cost.
     async fn minimum_writes(self, e2e: &E2e, sizes: Sizes) -> usize {
         match self {
             Self::Clb => {
@@ -256,7 +259,7 @@ impl Provider {
                 }
                 minimum
             }
-            Self::Eip => bound_eips(e2e).await,
+            Self::Eip => 2 * sizes.pods as usize,
         }
     }
 }
@@ -281,10 +284,6 @@ async fn eips_by_status(e2e: &E2e) -> BTreeMap<String, usize> {
         *by_status.entry(status).or_insert(0) += 1;
     }
     by_status
-}
-
-async fn bound_eips(e2e: &E2e) -> usize {
-    eips_by_status(e2e).await.get("BIND").copied().unwrap_or(0)
 }
 
 /// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`.
@@ -379,6 +378,16 @@ async fn counter_by(
 /// The controller's API server requests so far, by verb.
 async fn kube_requests(controller: &ControllerProcess) -> BTreeMap<String, f64> {
     counter_by(controller, "dedicated_address_kube_requests_total", "verb").await
+}
+
+/// The controller's API server requests so far, by verb and resource.
+async fn kube_requests_by_resource(controller: &ControllerProcess) -> BTreeMap<String, f64> {
+    counter_by(
+        controller,
+        "dedicated_address_kube_requests_total",
+        "verb,resource",
+    )
+    .await
 }
 
 /// The controller's cloud write calls so far, by action and result (retries included).
@@ -643,6 +652,8 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
 
     // Scale to 0: every listener released.
     let down_writes_before = cloud_writes_by_action(&e2e.controller).await;
+    let down_requests_before = kube_requests_by_resource(&e2e.controller).await;
+    let down_apiserver_cpu_before = apiserver.map(cpu_seconds).unwrap_or(0.0);
     let down_started = Instant::now();
     e2e.scale("fleet", 0).await;
     let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), e2e.ns());
@@ -678,17 +689,25 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
     )
     .await;
     let down_time = down_started.elapsed();
+    let down_apiserver_cpu = apiserver.map(cpu_seconds).unwrap_or(0.0) - down_apiserver_cpu_before;
+    let down_requests = delta(
+        &kube_requests_by_resource(&e2e.controller).await,
+        &down_requests_before,
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let down_writes = delta(
         &cloud_writes_by_action(&e2e.controller).await,
         &down_writes_before,
     );
     println!(
-        "fleet {name}: scale {} -> 0: every listener released in {:.1} s (the Pods gone in {:.1} s), cloud writes: {}",
+        "fleet {name}: scale {} -> 0: every listener released in {:.1} s (the Pods gone in {:.1} s), cloud writes: {}\n\
+         fleet {name}: scaling down: kube-apiserver CPU {:.0} % of one core; API server requests per Pod port: {}",
         sizes.pods,
         down_time.as_secs_f64(),
         pods_gone.lock().unwrap().unwrap_or(down_time).as_secs_f64(),
         listed(&down_writes, 1.0),
+        100.0 * down_apiserver_cpu / down_time.as_secs_f64(),
+        listed(&down_requests, pod_ports),
     );
     e2e.remove_services().await;
     e2e.controller.kill();

@@ -271,24 +271,33 @@ fn typos_and_bad_values_fail_to_load() {
 }
 
 #[test]
-fn the_api_server_request_cap_is_at_least_one() {
+fn the_api_server_caps_default_take_the_environment_and_are_at_least_one() {
+    let defaults = load_yaml(MINIMAL, &[]).unwrap().kubernetes;
+    assert_eq!(defaults.max_requests_in_flight, 32);
+    assert_eq!(defaults.max_reconciles_in_flight, 1000);
+    let set = load_yaml(
+        MINIMAL,
+        &[
+            ("DAC_KUBERNETES__MAX_REQUESTS_IN_FLIGHT", "8"),
+            ("DAC_KUBERNETES__MAX_RECONCILES_IN_FLIGHT", "100"),
+        ],
+    )
+    .unwrap()
+    .kubernetes;
     assert_eq!(
-        load_yaml(MINIMAL, &[])
-            .unwrap()
-            .kubernetes
-            .max_requests_in_flight,
-        32
+        (set.max_requests_in_flight, set.max_reconciles_in_flight),
+        (8, 100)
     );
-    let config = load_yaml(MINIMAL, &[("DAC_KUBERNETES__MAX_REQUESTS_IN_FLIGHT", "8")]).unwrap();
-    assert_eq!(config.kubernetes.max_requests_in_flight, 8);
-    let refused = problems(load_yaml(
-        &format!("{MINIMAL}kubernetes: {{maxRequestsInFlight: 0}}\n"),
-        &[],
-    ));
-    assert!(
-        refused.iter().any(|p| p.contains("maxRequestsInFlight")),
-        "{refused:?}"
-    );
+    for key in ["maxRequestsInFlight", "maxReconcilesInFlight"] {
+        let refused = problems(load_yaml(
+            &format!("{MINIMAL}kubernetes: {{{key}: 0}}\n"),
+            &[],
+        ));
+        assert!(
+            refused.iter().any(|p| p.contains(key)),
+            "{key}: {refused:?}"
+        );
+    }
 }
 
 #[test]

@@ -176,12 +176,14 @@ pub async fn create_all(
     }
 }
 
+/// The created object is dropped at once: the watch brings it, and a fleet's worth of them
+/// held until the last create was most of the controller's peak memory.
 async fn create<'a>(
     api: &kube::Api<DedicatedCLBListener>,
     params: &kube::api::PostParams,
     child: &'a DedicatedCLBListener,
-) -> (&'a DedicatedCLBListener, kube::Result<DedicatedCLBListener>) {
-    (child, api.create(params, child).await)
+) -> (&'a DedicatedCLBListener, kube::Result<()>) {
+    (child, api.create(params, child).await.map(drop))
 }
 
 /// Deletes these very children (see [`delete`]), several at a time.

@@ -49,6 +49,8 @@ pub struct Context {
     pub allocation_lock: tokio::sync::Mutex<ledger::Ledger>,
     /// The namespace this controller watches; `None`: all.
     pub namespace: Option<String>,
+    /// Reconciles of one kind at once (`kubernetes.maxReconcilesInFlight`).
+    pub reconciles_in_flight: u16,
     /// Consecutive failures per object, for exponential requeue backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Frontends the cloud has called gone, and since when.
@@ -89,6 +91,7 @@ impl Context {
             metrics,
             allocation_lock: tokio::sync::Mutex::default(),
             namespace,
+            reconciles_in_flight: config.kubernetes.max_reconciles_in_flight,
             failures: Mutex::default(),
             gone_sightings: Mutex::default(),
             stores,
@@ -224,6 +227,45 @@ fn error_policy<K: ResourceExt>(
     }
 }
 
+/// Runs a controller until `shutdown`: at most `maxReconcilesInFlight` reconciles at once, each
+/// tracked for backoff ([`tracking`], [`error_policy`]), each outcome logged.
+async fn drive<K, F, Fut>(
+    controller: Controller<K>,
+    kind: &'static str,
+    reconcile: F,
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) where
+    K: kube::Resource
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + std::fmt::Debug + Unpin,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Action>> + Send + 'static,
+{
+    let config = kube::runtime::controller::Config::default().concurrency(ctx.reconciles_in_flight);
+    controller
+        .with_config(config)
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |object, ctx| tracking(kind, object, ctx, reconcile),
+            error_policy(kind),
+            ctx,
+        )
+        .for_each(|result| async {
+            log_outcome(
+                result
+                    .map(|(object, _)| object.name)
+                    .map_err(|e| e.to_string()),
+            );
+        })
+        .await;
+}
+
 /// Runs the controllers over the shared watches until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
@@ -241,7 +283,7 @@ pub async fn run(
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
 
     let services = ctx.stores.services.clone();
-    let service_controller =
+    let service_controller = drive(
         Controller::for_stream(feeds.services.applied(), ctx.stores.services.clone())
             .reconcile_on(
                 feeds
@@ -251,26 +293,16 @@ pub async fn run(
             )
             .reconcile_on(feeds.pods.subscribe().flat_map(move |change| {
                 futures::stream::iter(services_selecting(&services, change.object()))
-            }))
-            .graceful_shutdown_on(shutdown.clone())
-            .run(
-                |service, ctx: Arc<Context>| {
-                    tracking(service::KIND, service, ctx, service::reconcile)
-                },
-                error_policy(service::KIND),
-                ctx.clone(),
-            )
-            .for_each(|result| async {
-                log_outcome(
-                    result
-                        .map(|(object, _)| object.name)
-                        .map_err(|e| e.to_string()),
-                );
-            });
+            })),
+        service::KIND,
+        service::reconcile,
+        ctx.clone(),
+        shutdown.clone(),
+    );
 
     let listeners = ctx.stores.listeners.clone();
     let listeners_of_configs = ctx.stores.listeners.clone();
-    let listener_controller =
+    let listener_controller = drive(
         Controller::for_stream(feeds.listeners.applied(), ctx.stores.listeners.clone())
             .reconcile_on(feeds.pods.subscribe().flat_map(move |change| {
                 futures::stream::iter(listeners_of_pod(&listeners, change.object()))
@@ -281,58 +313,40 @@ pub async fn run(
                     &listeners_of_configs,
                     change.object(),
                 ))
-            }))
-            .graceful_shutdown_on(shutdown.clone())
-            .run(
-                |listener, ctx: Arc<Context>| {
-                    tracking(listener::KIND, listener, ctx, listener::reconcile)
-                },
-                error_policy(listener::KIND),
-                ctx.clone(),
-            )
-            .for_each(|result| async {
-                log_outcome(
-                    result
-                        .map(|(object, _)| object.name)
-                        .map_err(|e| e.to_string()),
-                );
-            });
+            })),
+        listener::KIND,
+        listener::reconcile,
+        ctx.clone(),
+        shutdown.clone(),
+    );
 
     // The pool API: annotated Pods -> bindings -> children; pools -> their frontends.
-    let pod_controller = Controller::for_stream(
-        feeds
-            .pods
-            .applied()
-            .filter(|pod| futures::future::ready(pod.as_ref().is_ok_and(pod_mapping::concerns))),
-        ctx.stores.pods.clone(),
-    )
-    .reconcile_on(feeds.bindings.subscribe().filter_map(|change| {
-        // A binding deleted while its Pod still asks for one is made again.
-        futures::future::ready(match change.as_ref() {
-            watch::Change::Deleted(binding) => Some(
-                ObjectRef::<Pod>::new(&binding.name_any())
-                    .within(&binding.namespace().unwrap_or_default()),
-            ),
-            watch::Change::Applied(_) => None,
-        })
-    }))
-    .graceful_shutdown_on(shutdown.clone())
-    .run(
-        |pod, ctx: Arc<Context>| tracking(pod_mapping::KIND, pod, ctx, pod_mapping::reconcile),
-        error_policy(pod_mapping::KIND),
+    let pod_controller = drive(
+        Controller::for_stream(
+            feeds.pods.applied().filter(|pod| {
+                futures::future::ready(pod.as_ref().is_ok_and(pod_mapping::concerns))
+            }),
+            ctx.stores.pods.clone(),
+        )
+        .reconcile_on(feeds.bindings.subscribe().filter_map(|change| {
+            // A binding deleted while its Pod still asks for one is made again.
+            futures::future::ready(match change.as_ref() {
+                watch::Change::Deleted(binding) => Some(
+                    ObjectRef::<Pod>::new(&binding.name_any())
+                        .within(&binding.namespace().unwrap_or_default()),
+                ),
+                watch::Change::Applied(_) => None,
+            })
+        })),
+        pod_mapping::KIND,
+        pod_mapping::reconcile,
         ctx.clone(),
-    )
-    .for_each(|result| async {
-        log_outcome(
-            result
-                .map(|(object, _)| object.name)
-                .map_err(|e| e.to_string()),
-        );
-    });
+        shutdown.clone(),
+    );
 
     let bindings_for_pools = ctx.stores.bindings.clone();
     let bindings_for_pods = ctx.stores.bindings.clone();
-    let binding_controller =
+    let binding_controller = drive(
         Controller::for_stream(feeds.bindings.applied(), ctx.stores.bindings.clone())
             .reconcile_on(feeds.listeners.subscribe().filter_map(|change| {
                 futures::future::ready(binding::owning_binding(change.object()))
@@ -348,75 +362,58 @@ pub async fn run(
                     &bindings_for_pools,
                     &change.object().name_any(),
                 ))
-            }))
-            .graceful_shutdown_on(shutdown.clone())
-            .run(
-                |binding, ctx: Arc<Context>| {
-                    tracking(binding::KIND, binding, ctx, binding::reconcile)
-                },
-                error_policy(binding::KIND),
-                ctx.clone(),
-            )
-            .for_each(|result| async {
-                log_outcome(
-                    result
-                        .map(|(object, _)| object.name)
-                        .map_err(|e| e.to_string()),
-                );
-            });
+            })),
+        binding::KIND,
+        binding::reconcile,
+        ctx.clone(),
+        shutdown.clone(),
+    );
 
     let managed_namespace = ctx.namespace.clone();
-    let pool_controller = Controller::for_stream(
-        feeds.pools.applied().filter(move |pool| {
-            futures::future::ready(
-                pool.as_ref()
-                    .is_ok_and(|pool| pool::manages(pool, managed_namespace.as_deref())),
-            )
-        }),
-        ctx.stores.pools.clone(),
-    )
-    .reconcile_on(feeds.listeners.subscribe().filter_map(|change| {
-        futures::future::ready(
-            change
-                .object()
-                .labels()
-                .get(labels::POOL)
-                .map(|pool| ObjectRef::<CLBPortPool>::new(pool)),
+    let pool_controller = drive(
+        Controller::for_stream(
+            feeds.pools.applied().filter(move |pool| {
+                futures::future::ready(
+                    pool.as_ref()
+                        .is_ok_and(|pool| pool::manages(pool, managed_namespace.as_deref())),
+                )
+            }),
+            ctx.stores.pools.clone(),
         )
-    }))
-    .reconcile_on(feeds.bindings.subscribe().flat_map(|change| {
-        // A binding that found no port may make its pools grow.
-        let pools: Vec<ObjectRef<CLBPortPool>> = match change.as_ref() {
-            watch::Change::Applied(binding)
-                if binding
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.state == crate::crd::BindingState::NoPortAvailable) =>
-            {
-                binding
-                    .spec
-                    .ports
-                    .iter()
-                    .flat_map(|p| p.pools.iter().map(|n| ObjectRef::new(n)))
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
-        futures::stream::iter(pools)
-    }))
-    .graceful_shutdown_on(shutdown.clone())
-    .run(
-        |pool, ctx: Arc<Context>| tracking(pool::KIND, pool, ctx, pool::reconcile),
-        error_policy(pool::KIND),
+        .reconcile_on(feeds.listeners.subscribe().filter_map(|change| {
+            futures::future::ready(
+                change
+                    .object()
+                    .labels()
+                    .get(labels::POOL)
+                    .map(|pool| ObjectRef::<CLBPortPool>::new(pool)),
+            )
+        }))
+        .reconcile_on(feeds.bindings.subscribe().flat_map(|change| {
+            // A binding that found no port may make its pools grow.
+            let pools: Vec<ObjectRef<CLBPortPool>> = match change.as_ref() {
+                watch::Change::Applied(binding)
+                    if binding
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| s.state == crate::crd::BindingState::NoPortAvailable) =>
+                {
+                    binding
+                        .spec
+                        .ports
+                        .iter()
+                        .flat_map(|p| p.pools.iter().map(|n| ObjectRef::new(n)))
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+            futures::stream::iter(pools)
+        })),
+        pool::KIND,
+        pool::reconcile,
         ctx.clone(),
-    )
-    .for_each(|result| async {
-        log_outcome(
-            result
-                .map(|(object, _)| object.name)
-                .map_err(|e| e.to_string()),
-        );
-    });
+        shutdown.clone(),
+    );
 
     let metrics = ctx.metrics.clone();
     let ctx_for_metrics = ctx.clone();
@@ -446,39 +443,34 @@ pub async fn run(
     // recreated under a kept child's name has lost its annotations, and the child may not
     // change again to say so (it stays Bound, at the same address).
     let backends = ctx.stores.listeners.clone();
-    let pod_address_controller = Controller::for_stream(
-        feeds.pods.applied().filter(move |pod| {
-            futures::future::ready(pod.as_ref().is_ok_and(|pod| {
-                pod_address::concerns(pod) || pod_address::is_backend(pod, &backends)
-            }))
-        }),
-        ctx.stores.pods.clone(),
-    )
-    .reconcile_on(feeds.listeners.subscribe().filter_map(move |change| {
-        let child = change.object();
-        let pod = child.spec.backend_pod.as_ref().map(|backend| {
-            ObjectRef::<Pod>::new(&backend.pod_name).within(&child.namespace().unwrap_or_default())
-        });
-        futures::future::ready(pod)
-    }))
-    // A binding is named after its Pod; its state tells the gate what a port lacks.
-    .reconcile_on(feeds.bindings.subscribe().map(|change| {
-        let binding = change.object();
-        ObjectRef::<Pod>::new(&binding.name_any()).within(&binding.namespace().unwrap_or_default())
-    }))
-    .graceful_shutdown_on(shutdown.clone())
-    .run(
-        |pod, ctx: Arc<Context>| tracking(pod_address::KIND, pod, ctx, pod_address::reconcile),
-        error_policy(pod_address::KIND),
+    let pod_address_controller = drive(
+        Controller::for_stream(
+            feeds.pods.applied().filter(move |pod| {
+                futures::future::ready(pod.as_ref().is_ok_and(|pod| {
+                    pod_address::concerns(pod) || pod_address::is_backend(pod, &backends)
+                }))
+            }),
+            ctx.stores.pods.clone(),
+        )
+        .reconcile_on(feeds.listeners.subscribe().filter_map(move |change| {
+            let child = change.object();
+            let pod = child.spec.backend_pod.as_ref().map(|backend| {
+                ObjectRef::<Pod>::new(&backend.pod_name)
+                    .within(&child.namespace().unwrap_or_default())
+            });
+            futures::future::ready(pod)
+        }))
+        // A binding is named after its Pod; its state tells the gate what a port lacks.
+        .reconcile_on(feeds.bindings.subscribe().map(|change| {
+            let binding = change.object();
+            ObjectRef::<Pod>::new(&binding.name_any())
+                .within(&binding.namespace().unwrap_or_default())
+        })),
+        pod_address::KIND,
+        pod_address::reconcile,
         ctx.clone(),
-    )
-    .for_each(|result| async {
-        log_outcome(
-            result
-                .map(|(object, _)| object.name)
-                .map_err(|e| e.to_string()),
-        );
-    });
+        shutdown.clone(),
+    );
 
     // OpenKruise Game and Agones, once (and if) they are installed.
     let okg_ctx = ctx.clone();
@@ -489,23 +481,14 @@ pub async fn run(
             Some(namespace) => Api::namespaced_with(okg_ctx.client.clone(), namespace, &resource),
             None => Api::all_with(okg_ctx.client.clone(), &resource),
         };
-        Controller::new_with(api, kube::runtime::watcher::Config::default(), resource)
-            .graceful_shutdown_on(okg_shutdown)
-            .run(
-                |set, ctx: Arc<Context>| {
-                    tracking(gameserverset::KIND, set, ctx, gameserverset::reconcile)
-                },
-                error_policy(gameserverset::KIND),
-                okg_ctx,
-            )
-            .for_each(|result| async {
-                log_outcome(
-                    result
-                        .map(|(object, _)| object.name)
-                        .map_err(|e| e.to_string()),
-                );
-            })
-            .await;
+        drive(
+            Controller::new_with(api, kube::runtime::watcher::Config::default(), resource),
+            gameserverset::KIND,
+            gameserverset::reconcile,
+            okg_ctx,
+            okg_shutdown,
+        )
+        .await;
     };
     let agones_ctx = ctx.clone();
     let agones_discovery = async move {

@@ -216,8 +216,16 @@ impl ControllerProcess {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(&self.command[0])
-            .args(&self.command[1..])
+        // A profiler to run the controller under, e.g. `heaptrack -o /tmp/dac`.
+        let wrapper: Vec<String> = std::env::var("DAC_TEST_CONTROLLER_WRAPPER")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let mut command = wrapper.iter().chain(&self.command);
+        let program = command.next().expect("a command");
+        let child = Command::new(program)
+            .args(command)
             .envs(self.envs.iter().cloned())
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
