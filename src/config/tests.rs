@@ -274,7 +274,7 @@ fn typos_and_bad_values_fail_to_load() {
 fn the_api_server_caps_default_take_the_environment_and_are_at_least_one() {
     let defaults = load_yaml(MINIMAL, &[]).unwrap().kubernetes;
     assert_eq!(defaults.max_requests_in_flight, 32);
-    assert_eq!(defaults.max_reconciles_in_flight, 1000);
+    assert_eq!(defaults.max_reconciles_in_flight, 5000);
     let set = load_yaml(
         MINIMAL,
         &[

@@ -186,7 +186,9 @@ async fn create<'a>(
     (child, api.create(params, child).await.map(drop))
 }
 
-/// Deletes these very children (see [`delete`]), several at a time.
+/// Deletes these very children (see [`delete`]), several at a time. One already being deleted
+/// is left to its finalizer: deleting it again costs a request and changes nothing (a fleet
+/// scaling down asked three times per child, once per reconcile its releases woke).
 pub async fn delete_all<'a>(
     api: &kube::Api<DedicatedCLBListener>,
     children: impl IntoIterator<Item = &'a DedicatedCLBListener>,
@@ -194,6 +196,7 @@ pub async fn delete_all<'a>(
     use futures::StreamExt;
     let deletes: Vec<_> = children
         .into_iter()
+        .filter(|child| child.metadata.deletion_timestamp.is_none())
         .map(|child| delete(api, child))
         .collect();
     let results: Vec<crate::Result<()>> = futures::stream::iter(deletes)

@@ -153,6 +153,7 @@ async fn cleanup(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Actio
         }
     }
     write_pod_annotation(listener, ctx, None).await?;
+    ctx.listener_writes.forget(&status::pending_key(listener));
     tracing::info!(listener = %listener.name_any(), "address released");
     Ok(Action::await_change())
 }

@@ -51,6 +51,8 @@ pub struct Context {
     pub namespace: Option<String>,
     /// Reconciles of one kind at once (`kubernetes.maxReconcilesInFlight`).
     pub reconciles_in_flight: u16,
+    /// Listener status writes the watch cache does not show yet.
+    pub listener_writes: status::PendingWrites,
     /// Consecutive failures per object, for exponential requeue backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Frontends the cloud has called gone, and since when.
@@ -92,6 +94,7 @@ impl Context {
             allocation_lock: tokio::sync::Mutex::default(),
             namespace,
             reconciles_in_flight: config.kubernetes.max_reconciles_in_flight,
+            listener_writes: status::PendingWrites::default(),
             failures: Mutex::default(),
             gone_sightings: Mutex::default(),
             stores,

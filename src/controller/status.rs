@@ -7,9 +7,72 @@ use crate::crd::condition::{
 };
 use crate::crd::{DedicatedCLBListener, DedicatedCLBListenerStatus, ListenerState};
 use dac_provider_api::ProviderError;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, ResourceExt};
 use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Status writes the watch cache may not show yet. A listener's reconcile woken again before
+/// the cache caught up (its Pod terminating, then gone) would write the same status again from
+/// the same version: in a fleet scaling down, 1,351 of 1,600 listeners were written twice.
+/// Keyed by `namespace/name`; an entry lives until the cache shows a newer version.
+#[derive(Default)]
+pub struct PendingWrites(Mutex<HashMap<String, (String, DedicatedCLBListenerStatus)>>);
+
+impl PendingWrites {
+    /// Whether `status` was written on top of this very `version` already; forgets an entry
+    /// the cache has moved past (from then on the cache itself says what is written).
+    pub fn already_written(
+        &self,
+        key: &str,
+        version: &str,
+        status: &DedicatedCLBListenerStatus,
+    ) -> bool {
+        let mut pending = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match pending.get(key) {
+            Some((written_on, written)) if written_on == version => same_but_times(written, status),
+            Some(_) => {
+                pending.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    pub fn record(&self, key: String, version: String, status: DedicatedCLBListenerStatus) {
+        let mut pending = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        pending.insert(key, (version, status));
+    }
+
+    /// The listener is gone.
+    pub fn forget(&self, key: &str) {
+        let mut pending = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        pending.remove(key);
+    }
+}
+
+/// A listener's key in [`PendingWrites`].
+pub fn pending_key(listener: &DedicatedCLBListener) -> String {
+    format!(
+        "{}/{}",
+        listener.namespace().unwrap_or_default(),
+        listener.name_any()
+    )
+}
+
+/// Equal but for the conditions' transition times (each computation stamps its own `now`).
+fn same_but_times(a: &DedicatedCLBListenerStatus, b: &DedicatedCLBListenerStatus) -> bool {
+    let timeless = |s: &DedicatedCLBListenerStatus| {
+        let mut s = s.clone();
+        for condition in &mut s.conditions {
+            condition.last_transition_time = Time(Timestamp::UNIX_EPOCH);
+        }
+        s
+    };
+    timeless(a) == timeless(b)
+}
 
 /// What the last reconcile found for a listener.
 pub struct ListenerOutcome<'a> {
@@ -130,6 +193,18 @@ pub async fn patch_listener(
     if new == old {
         return Ok(None);
     }
+    let key = pending_key(listener);
+    let version = listener.resource_version().unwrap_or_default();
+    if ctx.listener_writes.already_written(&key, &version, &new) {
+        return Ok(None);
+    }
+    tracing::debug!(
+        listener = %listener.name_any(),
+        resource_version = %version,
+        from = ?old.state,
+        to = ?new.state,
+        "listener status written"
+    );
     let api: Api<DedicatedCLBListener> = Api::namespaced(
         ctx.client.clone(),
         &listener.namespace().unwrap_or_default(),
@@ -148,10 +223,57 @@ pub async fn patch_listener(
         &Patch::Merge(&patch),
     )
     .await?;
+    ctx.listener_writes.record(key, version, new);
 
     let old_reason = find_condition(&old.conditions, types::READY).map(|c| c.reason.as_str());
     Ok(outcome
         .problem
         .map(|problem| problem.reason().to_string())
         .filter(|reason| old_reason != Some(reason.as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::condition::{NewCondition, set_condition};
+
+    fn status(state: ListenerState, at: i64) -> DedicatedCLBListenerStatus {
+        let mut status = DedicatedCLBListenerStatus {
+            state: Some(state),
+            ..Default::default()
+        };
+        let ready = NewCondition {
+            type_: types::READY,
+            status: ConditionStatus::True,
+            reason: reasons::BOUND,
+            message: String::new(),
+            observed_generation: Some(1),
+        };
+        set_condition(
+            &mut status.conditions,
+            ready,
+            Timestamp::from_second(at).unwrap(),
+        );
+        status
+    }
+
+    #[test]
+    fn a_write_the_cache_does_not_show_yet_is_not_made_again() {
+        let pending = PendingWrites::default();
+        let available = status(ListenerState::Available, 10);
+        assert!(!pending.already_written("ns/a", "7", &available));
+        pending.record("ns/a".into(), "7".into(), available);
+        // Woken again on the same cached version: the same status (stamped later) is written.
+        assert!(pending.already_written("ns/a", "7", &status(ListenerState::Available, 11)));
+        // Another status is still written, and so is anything once the cache moved on.
+        assert!(!pending.already_written("ns/a", "7", &status(ListenerState::Bound, 11)));
+        assert!(!pending.already_written("ns/a", "8", &status(ListenerState::Available, 11)));
+        assert!(
+            !pending.already_written("ns/a", "7", &status(ListenerState::Available, 11)),
+            "the entry went once the cache showed a newer version"
+        );
+        pending.record("ns/b".into(), "3".into(), status(ListenerState::Bound, 1));
+        pending.forget("ns/b");
+        assert!(!pending.already_written("ns/b", "3", &status(ListenerState::Bound, 1)));
+    }
 }
