@@ -368,19 +368,39 @@ async fn pod_has_other_listeners(listener: &DedicatedCLBListener, ctx: &Context)
     let Some(pod) = listener.spec.backend_pod.as_ref().map(|b| &b.pod_name) else {
         return Ok(false);
     };
-    let namespace = listener.namespace();
-    // The API server, not the cache: a sibling created a moment ago must count.
-    let api: Api<DedicatedCLBListener> =
-        Api::namespaced(ctx.client.clone(), namespace.as_deref().unwrap_or_default());
-    let siblings = api
-        .list(&ListParams::default().labels(&children::pod_selector(pod)))
-        .await?;
-    Ok(siblings.items.iter().any(|other| {
+    let namespace = listener.namespace().unwrap_or_default();
+    let is_live_sibling = |other: &DedicatedCLBListener| {
         other.name_any() != listener.name_any()
+            && other.namespace().as_deref() == Some(namespace.as_str())
             && other.spec.provider == listener.spec.provider
             && other.spec.backend_pod.as_ref().map(|b| &b.pod_name) == Some(pod)
             && other.metadata.deletion_timestamp.is_none()
-    }))
+    };
+    // The cache first: the watch delivers deletions in order, so the last of a Pod's ports to
+    // go sees the others going, and a fleet scaling down costs no LIST per port.
+    if ctx
+        .stores
+        .listeners
+        .find(|other| is_live_sibling(other))
+        .is_some()
+    {
+        return Ok(true);
+    }
+    // Only a Pod that stays can get a new sibling, created a moment ago and not in the cache
+    // yet: for it, the API server.
+    let pod_stays = ctx
+        .stores
+        .pods
+        .get(&ObjectRef::new(pod).within(&namespace))
+        .is_some_and(|p| p.metadata.deletion_timestamp.is_none());
+    if !pod_stays {
+        return Ok(false);
+    }
+    let api: Api<DedicatedCLBListener> = Api::namespaced(ctx.client.clone(), &namespace);
+    let siblings = api
+        .list(&ListParams::default().labels(&children::pod_selector(pod)))
+        .await?;
+    Ok(siblings.items.iter().any(is_live_sibling))
 }
 
 async fn write_pod_annotation(

@@ -38,7 +38,7 @@ impl GatewayInfo {
 
     /// A state it leaves by itself soon.
     pub fn is_transient(&self) -> bool {
-        matches!(self.state.as_str(), "UPDATING" | "PENDING")
+        is_transient(&self.state)
     }
 }
 
@@ -121,6 +121,39 @@ pub(crate) async fn lookup(
     }
     Ok(found)
 }
+
+/// Reads the gateway (uncached) until it has left a transient state such as the `UPDATING` a
+/// DNAT write leaves behind, for at most `at_most`: the next write would be answered
+/// `NatGatewayIsBusy` and retried, costing a write where this costs reads. An unreadable
+/// gateway ends the wait; the write then finds out.
+pub(crate) async fn wait_while_transient(
+    api: &CountingVpc,
+    region: &str,
+    id: &str,
+    at_most: std::time::Duration,
+) {
+    let deadline = tokio::time::Instant::now() + at_most;
+    loop {
+        let transient = match describe(api, region, &[id.to_string()]).await {
+            Ok(set) => set
+                .first()
+                .and_then(|g| g.state.as_deref())
+                .is_some_and(is_transient),
+            Err(_) => false,
+        };
+        if !transient || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(SETTLE_POLL).await;
+    }
+}
+
+fn is_transient(state: &str) -> bool {
+    matches!(state, "UPDATING" | "PENDING")
+}
+
+/// How often [`wait_while_transient`] reads the gateway.
+const SETTLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 async fn describe(
     api: &CountingVpc,

@@ -220,6 +220,80 @@ async fn concurrent_ensures_become_one_create() {
 }
 
 #[tokio::test]
+async fn a_write_waits_for_the_gateway_to_leave_the_updating_of_the_last_one() {
+    let mut mock = MockVpcApi::new();
+    let rules = Rules::default();
+    let calls: Arc<Mutex<Vec<usize>>> = Arc::default();
+    // Every write leaves the gateway UPDATING for the next two reads.
+    let updating_reads = Arc::new(Mutex::new(0));
+    let reads_while_updating = Arc::new(Mutex::new(0));
+    {
+        let (updating, seen) = (
+            Arc::clone(&updating_reads),
+            Arc::clone(&reads_while_updating),
+        );
+        mock.expect_describe_nat_gateways().returning(move |_, _| {
+            let mut updating = updating.lock().unwrap();
+            let state = if *updating > 0 {
+                *updating -= 1;
+                *seen.lock().unwrap() += 1;
+                "UPDATING"
+            } else {
+                "AVAILABLE"
+            };
+            Ok(vpc::DescribeNatGatewaysResponse {
+                nat_gateway_set: vec![vpc::NatGateway {
+                    nat_gateway_id: Some(GW.into()),
+                    state: Some(state.into()),
+                    public_ip_address_set: vec![vpc::NatGatewayAddress {
+                        public_ip_address: Some(EIP.into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        });
+    }
+    expect_rules(&mut mock, &rules);
+    {
+        let (rules, calls, updating) = (
+            Arc::clone(&rules),
+            Arc::clone(&calls),
+            Arc::clone(&updating_reads),
+        );
+        mock.expect_create_nat_gateway_destination_ip_port_translation_nat_rule()
+            .returning(move |_, req| {
+                assert_eq!(*updating.lock().unwrap(), 0, "written while UPDATING");
+                let new = &req.destination_ip_port_translation_nat_rules;
+                calls.lock().unwrap().push(new.len());
+                rules.lock().unwrap().extend(new.iter().map(stored));
+                *updating.lock().unwrap() = 2;
+                Ok(Default::default())
+            });
+    }
+    let provider = provider(mock, config());
+    for i in 0..2u16 {
+        let b = binding(
+            &format!("gs-{i}"),
+            30000 + i,
+            Some(&format!("10.0.0.{}", i + 1)),
+        );
+        assert_eq!(
+            provider.ensure(&b).await.unwrap().state,
+            BindingState::Bound
+        );
+    }
+    assert_eq!(*calls.lock().unwrap(), [1, 1]);
+    assert_eq!(
+        *reads_while_updating.lock().unwrap(),
+        2,
+        "the second write read the gateway until AVAILABLE"
+    );
+    assert_eq!(provider.stats().total_writes(), 2);
+}
+
+#[tokio::test]
 async fn a_new_pod_ip_is_modified_in_place() {
     let mut mock = MockVpcApi::new();
     let rules: Rules = Arc::new(Mutex::new(vec![rule(30000, "10.0.0.1", &marker("gs-0"))]));

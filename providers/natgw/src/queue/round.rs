@@ -15,6 +15,7 @@
 //! Each waiter gets its own answer: a call refused for one rule's sake is split until that rule
 //! is alone ([`split_calls`]), so the others still go through.
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dac_provider_api::{BindingState, ProviderError, Result};
 use dac_provider_support::queue::{self, Grouped};
@@ -36,9 +37,29 @@ struct Ctx<'a> {
     env: &'a WorkerEnv,
     region: &'a str,
     gateway: &'a str,
+    /// Whether this gateway's worker has written before (in this round or an earlier one).
+    wrote: &'a AtomicBool,
 }
 
+/// The longest wait for a gateway to leave the `UPDATING` of the previous write.
+const SETTLE_AT_MOST: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Ctx<'_> {
+    /// Before each write: a gateway is `UPDATING` for a while after a DNAT write, and a write
+    /// then is answered busy. Waiting it out by reading made a 4,800-rule fleet's 101 writes
+    /// (44 of them busy answers) into 57.
+    async fn before_write(&self) {
+        if self.wrote.swap(true, Ordering::Relaxed) {
+            gateways::wait_while_transient(
+                &self.env.api,
+                self.region,
+                self.gateway,
+                SETTLE_AT_MOST,
+            )
+            .await;
+        }
+    }
+
     fn reader(&self) -> plan::Reader<'_> {
         plan::Reader {
             cluster: &self.env.cluster,
@@ -69,13 +90,20 @@ fn orphan_releasable(
     }
 }
 
-pub(crate) async fn run(env: &WorkerEnv, region: &str, gateway: &str, round: Round) {
+pub(crate) async fn run(
+    env: &WorkerEnv,
+    region: &str,
+    gateway: &str,
+    wrote: &AtomicBool,
+    round: Round,
+) {
     let Round { ensures, releases } = round;
     tracing::debug!(ensures = ensures.len(), releases = releases.len(), "round");
     let cx = Ctx {
         env,
         region,
         gateway,
+        wrote,
     };
     let mut answers: Vec<Option<Result<BindingState>>> = vec![None; ensures.len()];
     if !ensures.is_empty() {
@@ -278,7 +306,10 @@ async fn delete_rules(cx: &Ctx<'_>, rules: Vec<RuleView>) -> HashMap<PublicSide,
                 .map(RuleView::to_model)
                 .collect(),
         };
-        async move { cx.env.api.delete_rules(cx.region, &req).await }
+        async move {
+            cx.before_write().await;
+            cx.env.api.delete_rules(cx.region, &req).await
+        }
     })
     .await;
     for (chunk, result) in calls {
@@ -313,6 +344,7 @@ async fn modify_rule(
         source_nat_rule: from.to_model(),
         destination_nat_rule: to.to_model(),
     };
+    cx.before_write().await;
     match cx.env.api.modify_rule(cx.region, &req).await {
         Ok(()) => Ok(BindingState::Bound),
         Err(err) => Err(refusal(cx, rules, to, &err)),
@@ -390,7 +422,10 @@ async fn create_rules(
                     .map(|(_, r)| r.to_model())
                     .collect(),
             };
-            async move { cx.env.api.create_rules(cx.region, &req).await }
+            async move {
+                cx.before_write().await;
+                cx.env.api.create_rules(cx.region, &req).await
+            }
         },
     )
     .await;

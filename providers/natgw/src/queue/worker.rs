@@ -1,6 +1,7 @@
 //! The worker of one gateway's queue: collects jobs for the batch window and runs them as
 //! rounds; the batching itself is [`dac_provider_support::queue::run_worker`].
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use dac_provider_support::queue::{Batching, run_worker};
 use tokio::sync::mpsc;
@@ -20,10 +21,11 @@ pub(crate) async fn run(
         window: env.batch_window,
         max_jobs: env.max_batch_jobs,
     };
-    let (env, region, gateway) = (&env, &region, &gateway);
+    let wrote = AtomicBool::new(false);
+    let (env, region, gateway, wrote) = (&env, &region, &gateway, &wrote);
     run_worker(rx, batching, |round| async move {
         env.api.count_round();
-        round::run(env, region, gateway, round).await;
+        round::run(env, region, gateway, wrote, round).await;
     })
     .instrument(span)
     .await
