@@ -9,6 +9,7 @@
 //! unsupported protocol or feature fails that entry only) -> build (wanted slots, same-port
 //! groups, the pools' offers) -> apply (create and delete children, isolation) -> update status
 //! and the Pod's result annotations.
+use super::cached_pod::CachedPod;
 use super::children::{self, BindingChild};
 use super::labels::{BINDING, ISOLATED, MANAGER, POOL};
 use super::{Context, allocate, events, pods};
@@ -501,7 +502,7 @@ fn port_bindings(
 /// Upstream's states, most telling first.
 fn binding_state(
     binding: &CLBPodBinding,
-    pod: Option<&Pod>,
+    pod: Option<&CachedPod>,
     problems: &[EntryProblem],
     all_bound: bool,
     has_children: bool,
@@ -612,7 +613,7 @@ async fn patch_status(
 /// only when the value changed.
 async fn write_result(
     ctx: &Context,
-    pod: &Pod,
+    pod: &CachedPod,
     port_bindings: &[PortBinding],
     addresses: &FrontendAddresses,
 ) -> Result<()> {

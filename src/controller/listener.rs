@@ -88,7 +88,12 @@ async fn apply(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Action>
         Err(error) => return report_failure(listener, ctx, &error).await,
     };
 
-    // Update status and the Pod annotation.
+    // Update status and the Pod annotation, unless the object was deleted while the cloud call
+    // ran (a Pod scaled away takes its children with it): its cleanup comes next, and a status
+    // written now would be one more write per port of a fleet scaling down, for nothing.
+    if being_deleted(listener, ctx) {
+        return Ok(Action::await_change());
+    }
     let state = match bound.state {
         BindingState::Pending => ListenerState::Pending,
         BindingState::Available => ListenerState::Available,
@@ -116,6 +121,14 @@ async fn apply(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Action>
         _ if unbindable.is_some() => Action::requeue(USER_FIX_RETRY),
         _ => Action::requeue(RESYNC),
     })
+}
+
+/// Whether the cache shows the listener with a deletionTimestamp by now.
+fn being_deleted(listener: &DedicatedCLBListener, ctx: &Context) -> bool {
+    ctx.stores
+        .listeners
+        .get(&ObjectRef::from_obj(listener))
+        .is_some_and(|cached| cached.metadata.deletion_timestamp.is_some())
 }
 
 async fn cleanup(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Action> {

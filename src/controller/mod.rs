@@ -1,6 +1,7 @@
 //! The reconcilers and how they are wired to the API server's watches.
 mod allocate;
 mod binding;
+pub mod cached_pod;
 mod children;
 mod events;
 mod gameserverset;
@@ -25,8 +26,8 @@ use crate::http::Readiness;
 use crate::metrics::Metrics;
 use crate::registry::ProviderRegistry;
 use crate::{Error, Result};
+use cached_pod::CachedPod;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -335,7 +336,7 @@ pub async fn run(
             // A binding deleted while its Pod still asks for one is made again.
             futures::future::ready(match change.as_ref() {
                 watch::Change::Deleted(binding) => Some(
-                    ObjectRef::<Pod>::new(&binding.name_any())
+                    ObjectRef::<CachedPod>::new(&binding.name_any())
                         .within(&binding.namespace().unwrap_or_default()),
                 ),
                 watch::Change::Applied(_) => None,
@@ -458,7 +459,7 @@ pub async fn run(
         .reconcile_on(feeds.listeners.subscribe().filter_map(move |change| {
             let child = change.object();
             let pod = child.spec.backend_pod.as_ref().map(|backend| {
-                ObjectRef::<Pod>::new(&backend.pod_name)
+                ObjectRef::<CachedPod>::new(&backend.pod_name)
                     .within(&child.namespace().unwrap_or_default())
             });
             futures::future::ready(pod)
@@ -466,7 +467,7 @@ pub async fn run(
         // A binding is named after its Pod; its state tells the gate what a port lacks.
         .reconcile_on(feeds.bindings.subscribe().map(|change| {
             let binding = change.object();
-            ObjectRef::<Pod>::new(&binding.name_any())
+            ObjectRef::<CachedPod>::new(&binding.name_any())
                 .within(&binding.namespace().unwrap_or_default())
         })),
         pod_address::KIND,
@@ -528,7 +529,7 @@ pub async fn run(
 /// The services in the Pod's namespace whose selector matches it.
 fn services_selecting(
     services: &Store<DedicatedCLBService>,
-    pod: &Pod,
+    pod: &CachedPod,
 ) -> Vec<ObjectRef<DedicatedCLBService>> {
     let labels = pod.labels();
     services
@@ -575,7 +576,7 @@ fn listeners_using_config(
 /// The listeners whose backend the Pod is (a new IP, deleted).
 fn listeners_of_pod(
     listeners: &Store<DedicatedCLBListener>,
-    pod: &Pod,
+    pod: &CachedPod,
 ) -> Vec<ObjectRef<DedicatedCLBListener>> {
     let name = pod.name_any();
     listeners

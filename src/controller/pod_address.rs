@@ -6,6 +6,7 @@
 //! The pool API's result annotations are written by the binding controller (they need the
 //! pool's view); they are mirrored to the GameServer from here.
 use super::Context;
+use super::cached_pod::CachedPod;
 use super::labels::{ADDRESS_POD_ANNOTATION, ISOLATED, MANAGER};
 use crate::Result;
 use crate::crd::condition::{reasons, types};
@@ -29,13 +30,13 @@ pub const READINESS_GATE: &str = "networking.cloud.tencent.com/address-ready";
 pub const AGONES_GAMESERVER: &str = "agones.dev/gameserver";
 
 /// Whether this Pod asks for something from here besides what its children wake us for.
-pub fn concerns(pod: &Pod) -> bool {
+pub fn concerns(pod: &CachedPod) -> bool {
     declares_gate(pod) || pod.labels().contains_key(AGONES_GAMESERVER)
 }
 
 /// Whether a child names this Pod as its backend (a scan of the cache: a Pod event costs no
 /// request).
-pub fn is_backend(pod: &Pod, listeners: &Store<DedicatedCLBListener>) -> bool {
+pub fn is_backend(pod: &CachedPod, listeners: &Store<DedicatedCLBListener>) -> bool {
     let (namespace, name) = (pod.namespace(), pod.name_any());
     listeners.state().iter().any(|child| {
         child.namespace() == namespace
@@ -43,21 +44,21 @@ pub fn is_backend(pod: &Pod, listeners: &Store<DedicatedCLBListener>) -> bool {
     })
 }
 
-fn declares_gate(pod: &Pod) -> bool {
+fn declares_gate(pod: &CachedPod) -> bool {
     pod.spec
         .as_ref()
         .and_then(|spec| spec.readiness_gates.as_ref())
         .is_some_and(|gates| gates.iter().any(|g| g.condition_type == READINESS_GATE))
 }
 
-pub async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
+pub async fn reconcile(pod: Arc<CachedPod>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     let result = reconcile_pod(&pod, &ctx).await;
     ctx.metrics.reconciled(KIND, started.elapsed());
     result
 }
 
-async fn reconcile_pod(pod: &Pod, ctx: &Context) -> Result<Action> {
+async fn reconcile_pod(pod: &CachedPod, ctx: &Context) -> Result<Action> {
     if pod.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -94,7 +95,7 @@ async fn reconcile_pod(pod: &Pod, ctx: &Context) -> Result<Action> {
 /// the key its service names; a child that is not bound (any more) takes its own value away.
 async fn write_addresses(
     pods: &Api<Pod>,
-    pod: &Pod,
+    pod: &CachedPod,
     children: &[Arc<DedicatedCLBListener>],
 ) -> Result<()> {
     let current = pod.annotations();
@@ -151,7 +152,7 @@ struct WantedPorts {
     binding: Option<(BindingState, Option<(String, String)>)>,
 }
 
-fn wanted_ports(pod: &Pod, ctx: &Context) -> WantedPorts {
+fn wanted_ports(pod: &CachedPod, ctx: &Context) -> WantedPorts {
     let namespace = pod.namespace();
     let services = ctx
         .stores
@@ -306,7 +307,7 @@ fn reachability(
 /// The readiness gate's condition, written only when it changes.
 async fn write_gate(
     pods: &Api<Pod>,
-    pod: &Pod,
+    pod: &CachedPod,
     (ready, reason, message): &(bool, String, String),
 ) -> Result<()> {
     let status = if *ready { "True" } else { "False" };
@@ -350,7 +351,7 @@ async fn write_gate(
 /// address.
 async fn mirror_to_gameserver(
     ctx: &Context,
-    pod: &Pod,
+    pod: &CachedPod,
     namespace: &str,
     gameserver: &str,
     children: &[Arc<DedicatedCLBListener>],
@@ -430,7 +431,7 @@ fn mirror_changes(
 }
 
 /// The first time every port of a Pod is bound: how long it took since the Pod was created.
-fn observe_time_to_address(ctx: &Context, pod: &Pod, children: &[Arc<DedicatedCLBListener>]) {
+fn observe_time_to_address(ctx: &Context, pod: &CachedPod, children: &[Arc<DedicatedCLBListener>]) {
     let Some(uid) = pod.uid() else { return };
     if !ctx.first_addressed(&uid) {
         return;

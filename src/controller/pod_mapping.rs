@@ -5,12 +5,12 @@
 //! Lines of the mapping that cannot be read are left out of the binding's spec, recorded on the
 //! binding for its status, and announced with an Event on the Pod; the other lines bind.
 use super::binding::MAPPING_ERRORS;
+use super::cached_pod::CachedPod;
 use super::labels::MANAGER;
 use super::{Context, events};
 use crate::Result;
 use crate::crd::{CLBPodBinding, CLBPodBindingSpec};
 use crate::port_mapping::{self, MappingSwitch, PortMapping};
-use k8s_openapi::api::core::v1::Pod;
 use kube::Resource;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams, ResourceExt};
 use kube::runtime::controller::Action;
@@ -25,20 +25,20 @@ pub const KIND: &str = "Pod";
 const WAIT_FOR_COLLECTION: Duration = Duration::from_secs(5);
 
 /// Whether the pool API concerns this Pod at all (anything else is filtered out of the watch).
-pub fn concerns(pod: &Pod) -> bool {
+pub fn concerns(pod: &CachedPod) -> bool {
     pod.annotations()
         .get(port_mapping::ENABLE_PORT_MAPPING)
         .is_some_and(|value| !value.is_empty())
 }
 
-pub async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
+pub async fn reconcile(pod: Arc<CachedPod>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     let result = reconcile_pod(&pod, &ctx).await;
     ctx.metrics.reconciled(KIND, started.elapsed());
     result
 }
 
-async fn reconcile_pod(pod: &Pod, ctx: &Context) -> Result<Action> {
+async fn reconcile_pod(pod: &CachedPod, ctx: &Context) -> Result<Action> {
     let namespace = pod.namespace().unwrap_or_default();
     let name = pod.name_any();
     let annotations = pod.annotations();

@@ -1,4 +1,5 @@
 //! What the controller reads from and writes to Pods.
+use super::cached_pod::CachedPod;
 use super::labels::MANAGER;
 use crate::Result;
 use k8s_openapi::api::core::v1::Pod;
@@ -8,7 +9,7 @@ use std::net::IpAddr;
 
 /// The Pod's IP once it has one and is not being deleted or finished: a terminating Pod's
 /// target is removed at once, so that no new player is sent to a server that is going away.
-pub fn live_ip(pod: &Pod) -> Option<IpAddr> {
+pub fn live_ip(pod: &CachedPod) -> Option<IpAddr> {
     if pod.metadata.deletion_timestamp.is_some() || has_finished(pod) {
         return None;
     }
@@ -17,7 +18,7 @@ pub fn live_ip(pod: &Pod) -> Option<IpAddr> {
 
 /// Phase `Succeeded` or `Failed` (e.g. evicted): it will never serve again, so it holds no
 /// slot and is never bound.
-pub fn has_finished(pod: &Pod) -> bool {
+pub fn has_finished(pod: &CachedPod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded" | "Failed")
@@ -57,7 +58,7 @@ impl SetRef {
 }
 
 /// The StatefulSet (either kind) that controls the Pod, if any.
-pub fn statefulset_owner(pod: &Pod) -> Option<SetRef> {
+pub fn statefulset_owner(pod: &CachedPod) -> Option<SetRef> {
     pod.metadata
         .owner_references
         .as_ref()?
@@ -141,7 +142,7 @@ impl WantedOrdinals {
 /// A Pod that is gone needs nothing.
 pub async fn set_annotation(
     api: &Api<Pod>,
-    pod: Option<&Pod>,
+    pod: Option<&CachedPod>,
     key: &str,
     value: Option<&str>,
     written: Option<&str>,

@@ -3,6 +3,7 @@
 //!
 //! Stages: dereference (provider, Pods, children) -> build (wanted Pod ports, allocation plan)
 //! -> apply (create and delete children) -> update status.
+use super::cached_pod::CachedPod;
 use super::children::{self, ChildTemplate};
 use super::labels::{MANAGER, POD_OWNER};
 use super::{Context, allocate, events, pods, service_status};
@@ -13,7 +14,6 @@ use crate::frontends::{self, CONFIRM_GONE_AFTER};
 use crate::registry::ProviderOps;
 use crate::{Error, Result};
 use dac_provider_api::{AllocationMode, Frontend, PortRange, ProviderError, Scope};
-use k8s_openapi::api::core::v1::Pod;
 use kube::Resource;
 use kube::api::{Api, DynamicObject, ResourceExt};
 use kube::core::{ApiResource, GroupVersionKind, Selector, SelectorExt};
@@ -372,7 +372,7 @@ pub(super) fn frontend_ids(service: &DedicatedCLBService) -> Vec<String> {
 
 /// The Pods the selector picks, from the cache, but not finished ones (phase `Succeeded` or
 /// `Failed`): they never serve again, so they hold no slot.
-fn select_pods(service: &DedicatedCLBService, ctx: &Context) -> Vec<Arc<Pod>> {
+fn select_pods(service: &DedicatedCLBService, ctx: &Context) -> Vec<Arc<CachedPod>> {
     ctx.stores
         .pods
         .state()
@@ -383,7 +383,7 @@ fn select_pods(service: &DedicatedCLBService, ctx: &Context) -> Vec<Arc<Pod>> {
 }
 
 /// Whether the service's selector takes this Pod (same namespace, labels matched).
-pub(super) fn selects(service: &DedicatedCLBService, pod: &Pod) -> bool {
+pub(super) fn selects(service: &DedicatedCLBService, pod: &CachedPod) -> bool {
     // Matched against the labels, never joined into a selector string (the CRD also refuses
     // keys and values that are not label syntax).
     let selector: Selector = service
@@ -420,7 +420,7 @@ fn children_of(service: &DedicatedCLBService, ctx: &Context) -> Vec<Arc<Dedicate
 async fn wanted_ports(
     service: &DedicatedCLBService,
     ctx: &Context,
-    selected: &[Arc<Pod>],
+    selected: &[Arc<CachedPod>],
     children: &[Arc<DedicatedCLBListener>],
 ) -> Result<Wanted> {
     let namespace = service.namespace().unwrap_or_default();

@@ -6,12 +6,12 @@
 //! The fan-out is ours, through unbounded channels, rather than kube's shared-stream
 //! subscriptions (an unstable feature): those never deliver deletions, and a subscriber whose
 //! object vanished before it was polled stalls until something else wakes it.
+use super::cached_pod::CachedPod;
 use crate::crd::{
     CLBListenerConfig, CLBPodBinding, CLBPortPool, DedicatedCLBListener, DedicatedCLBService,
 };
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Pod, PodSpec, PodStatus};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -20,13 +20,10 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-/// An annotation that can be large and that nothing here reads.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
 /// The watch caches every reconcile reads from.
 #[derive(Clone)]
 pub struct Stores {
-    pub pods: Store<Pod>,
+    pub pods: Store<CachedPod>,
     pub listeners: Store<DedicatedCLBListener>,
     pub services: Store<DedicatedCLBService>,
     pub pools: Store<CLBPortPool>,
@@ -36,7 +33,7 @@ pub struct Stores {
 
 /// The writing ends of [`Stores`] and the feeds of their changes; [`Watches::run`] drives them.
 pub struct Watches {
-    pods: reflector::store::Writer<Pod>,
+    pods: reflector::store::Writer<CachedPod>,
     listeners: reflector::store::Writer<DedicatedCLBListener>,
     services: reflector::store::Writer<DedicatedCLBService>,
     pools: reflector::store::Writer<CLBPortPool>,
@@ -48,7 +45,7 @@ pub struct Watches {
 /// Every change the watches see, for controllers to be woken by.
 #[derive(Clone, Default)]
 pub struct Feeds {
-    pub pods: Feed<Pod>,
+    pub pods: Feed<CachedPod>,
     pub listeners: Feed<DedicatedCLBListener>,
     pub services: Feed<DedicatedCLBService>,
     pub pools: Feed<CLBPortPool>,
@@ -173,9 +170,9 @@ impl Watches {
         namespace: Option<&str>,
     ) -> impl Stream<Item = ()> + Send + 'static {
         let pods = shared(
-            super::scoped::<Pod>(client, namespace),
+            super::scoped::<CachedPod>(client, namespace),
             self.pods,
-            trim_pod,
+            CachedPod::trim,
             self.feeds.pods,
         );
         let listeners = shared(
@@ -254,75 +251,4 @@ where
 
 fn drop_managed_fields<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
-}
-
-/// A Pod as the controller reads it: metadata (labels, owners, annotations), where it runs and
-/// its readiness gates, and its phase, IPs and conditions. Containers, volumes and the rest of
-/// its status are dropped: with thousands of Pods they are most of the memory.
-pub fn trim_pod(pod: &mut Pod) {
-    let meta = &mut pod.metadata;
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
-    }
-    pod.spec = pod.spec.take().map(|spec| PodSpec {
-        node_name: spec.node_name,
-        readiness_gates: spec.readiness_gates,
-        ..Default::default()
-    });
-    pod.status = pod.status.take().map(|status| PodStatus {
-        phase: status.phase,
-        pod_ip: status.pod_ip,
-        pod_ips: status.pod_ips,
-        conditions: status.conditions,
-        ..Default::default()
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_trimmed_pod_keeps_what_the_controller_reads() {
-        let mut pod: Pod = serde_json::from_value(json!({
-            "metadata": {
-                "name": "gs-0", "namespace": "games", "labels": {"app": "gs"},
-                "annotations": {LAST_APPLIED: "{...}", "networking.cloud.tencent.com/clb-port-mapping": "80 TCP pool"},
-                "managedFields": [{"manager": "kubectl"}],
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "gs", "uid": "u", "controller": true}],
-            },
-            "spec": {
-                "nodeName": "node-1",
-                "readinessGates": [{"conditionType": "networking.cloud.tencent.com/address-ready"}],
-                "containers": [{"name": "server", "image": "gameserver:latest"}],
-            },
-            "status": {"phase": "Running", "podIP": "10.0.0.5", "hostIP": "192.168.0.1",
-                       "containerStatuses": [{"name": "server", "image": "x", "imageID": "y", "ready": true, "restartCount": 0}]},
-        }))
-        .unwrap();
-        trim_pod(&mut pod);
-        let trimmed = serde_json::to_value(&pod).unwrap();
-        assert_eq!(trimmed["metadata"]["labels"]["app"], "gs");
-        assert!(trimmed["metadata"]["managedFields"].is_null());
-        assert!(trimmed["metadata"]["annotations"][LAST_APPLIED].is_null());
-        assert_eq!(
-            trimmed["metadata"]["annotations"]["networking.cloud.tencent.com/clb-port-mapping"],
-            "80 TCP pool"
-        );
-        assert_eq!(
-            trimmed["metadata"]["ownerReferences"][0]["kind"],
-            "StatefulSet"
-        );
-        assert_eq!(trimmed["spec"]["nodeName"], "node-1");
-        assert_eq!(trimmed["spec"]["containers"], json!([]));
-        assert_eq!(
-            trimmed["spec"]["readinessGates"][0]["conditionType"],
-            "networking.cloud.tencent.com/address-ready"
-        );
-        assert_eq!(trimmed["status"]["podIP"], "10.0.0.5");
-        assert!(trimmed["status"]["containerStatuses"].is_null());
-        assert!(trimmed["status"]["hostIP"].is_null());
-    }
 }

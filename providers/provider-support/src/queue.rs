@@ -166,14 +166,28 @@ pub struct Batching {
     pub window: Duration,
     /// The most jobs in one round.
     pub max_jobs: usize,
+    /// The jobs one write call takes (1: no such unit). A round closed by a cap while jobs
+    /// still arrive takes whole multiples of it and leaves the rest to open the next round: a
+    /// round of 237 creates would make three calls, the third mostly empty.
+    pub per_call: usize,
+}
+
+impl Batching {
+    /// How many jobs a round of `waiting` takes.
+    fn round_size(&self, waiting: usize, still_arriving: bool) -> usize {
+        if !still_arriving || self.per_call <= 1 || waiting < self.per_call {
+            return self.max_jobs;
+        }
+        (waiting / self.per_call * self.per_call).min(self.max_jobs)
+    }
 }
 
 /// The longest a round's first job waits, in windows, while more keep arriving.
 pub const MAX_WINDOWS: u32 = 10;
 
 /// The worker of one frontend's queue: waits for a job, collects more until none came for a
-/// batch window (or until the size cap or [`MAX_WINDOWS`]), takes one round's worth, hands it to `run_round`, and repeats. Returns
-/// when the queue's senders are gone (the provider is).
+/// batch window (or until the size cap or [`MAX_WINDOWS`]), takes one round's worth, hands it
+/// to `run_round`, and repeats. Returns when the queue's senders are gone (the provider is).
 pub async fn run_worker<E, O, R, F, Fut>(
     mut rx: mpsc::UnboundedReceiver<Job<E, O, R>>,
     batching: Batching,
@@ -186,21 +200,19 @@ pub async fn run_worker<E, O, R, F, Fut>(
     Fut: Future<Output = ()>,
 {
     let mut backlog: VecDeque<Job<E, O, R>> = VecDeque::new();
+    // Whether the backlog is the rest of a round cut to whole calls: it collects like a new
+    // round's first jobs.
+    let mut cut = false;
     loop {
-        if backlog.is_empty() {
-            // Idle: the first job opens the window.
-            let Some(first) = rx.recv().await else {
-                return; // the provider is gone
-            };
-            backlog.push_back(first);
-            let latest_start = Instant::now() + batching.window * MAX_WINDOWS;
-            while backlog.len() < batching.max_jobs {
-                let deadline = (Instant::now() + batching.window).min(latest_start);
-                match timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(job)) => backlog.push_back(job),
-                    Ok(None) | Err(_) => break,
-                }
+        let still_arriving = if backlog.is_empty() || cut {
+            if backlog.is_empty() {
+                // Idle: the first job opens the window.
+                let Some(first) = rx.recv().await else {
+                    return; // the provider is gone
+                };
+                backlog.push_back(first);
             }
+            collect(&mut rx, &mut backlog, batching).await
         } else {
             // Leftovers of the last round (later jobs on a slot it had): go on at once, with
             // whatever else arrived meanwhile.
@@ -208,12 +220,34 @@ pub async fn run_worker<E, O, R, F, Fut>(
                 let Ok(job) = rx.try_recv() else { break };
                 backlog.push_back(job);
             }
-        }
-        let round = take_round(&mut backlog, batching.max_jobs);
+            false
+        };
+        let size = batching.round_size(backlog.len(), still_arriving);
+        let round = take_round(&mut backlog, size);
+        cut = still_arriving && !backlog.is_empty();
         if !round.is_empty() {
             run_round(round).await;
         }
     }
+}
+
+/// Adds jobs to `backlog` until none came for a window, the size cap, or [`MAX_WINDOWS`].
+/// Returns whether jobs were still arriving when it stopped (it stopped at a cap).
+async fn collect<E, O, R>(
+    rx: &mut mpsc::UnboundedReceiver<Job<E, O, R>>,
+    backlog: &mut VecDeque<Job<E, O, R>>,
+    batching: Batching,
+) -> bool {
+    let latest_start = Instant::now() + batching.window * MAX_WINDOWS;
+    while backlog.len() < batching.max_jobs {
+        let deadline = (Instant::now() + batching.window).min(latest_start);
+        match timeout_at(deadline, rx.recv()).await {
+            Ok(Some(job)) => backlog.push_back(job),
+            Ok(None) => return false,
+            Err(_) => return deadline == latest_start,
+        }
+    }
+    true
 }
 
 /// A frontend's queue: (region, frontend id).
@@ -382,6 +416,7 @@ mod tests {
             let batching = Batching {
                 window: Duration::from_millis(100),
                 max_jobs: 10,
+                per_call: 1,
             };
             tokio::spawn(run_worker(rx, batching, move |round| {
                 seen.lock().unwrap().push(round.len());
@@ -414,6 +449,7 @@ mod tests {
             Batching {
                 window: Duration::from_millis(100),
                 max_jobs: 100,
+                per_call: 1,
             },
             move |round| {
                 seen.lock().unwrap().push((Instant::now(), round.len()));
@@ -436,5 +472,35 @@ mod tests {
         // window after the burst's last job.
         assert_eq!(sizes, [17, 13]);
         assert_eq!(rounds[0].0 - started, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_round_cut_by_a_cap_takes_whole_calls_and_the_rest_waits_for_more() {
+        let rounds = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = rounds.clone();
+        let (tx, rx) = mpsc::unbounded_channel::<TestJob>();
+        tokio::spawn(run_worker(
+            rx,
+            Batching {
+                window: Duration::from_millis(100),
+                max_jobs: 100,
+                per_call: 5,
+            },
+            move |round| {
+                seen.lock().unwrap().push(round.len());
+                async {}
+            },
+        ));
+        let mut answers = Vec::new();
+        for port in 0..30 {
+            let (job, answer) = ensure(port, "10.0.0.1");
+            tx.send(job).unwrap();
+            answers.push(answer);
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Ten windows in, 17 jobs wait: 15 go (three calls' worth), 2 open the next round,
+        // which the burst's end closes whole. Without the cut: [17, 13], four partial calls.
+        assert_eq!(*rounds.lock().unwrap(), [15, 15]);
     }
 }

@@ -19,6 +19,8 @@ pub(crate) async fn run(
     let batching = Batching {
         window: env.batch_window,
         max_jobs: env.max_batch_jobs,
+        // Its calls take a protocol's ports or a CLB's targets: no one unit to round to.
+        per_call: 1,
     };
     let (env, region, lb_id) = (&env, &region, &lb_id);
     run_worker(rx, batching, |round| async move {

@@ -20,6 +20,7 @@ pub(crate) async fn run(
     let batching = Batching {
         window: env.batch_window,
         max_jobs: env.max_batch_jobs,
+        per_call: env.max_rules_per_call,
     };
     let wrote = AtomicBool::new(false);
     let (env, region, gateway, wrote) = (&env, &region, &gateway, &wrote);
