@@ -439,25 +439,26 @@ mod tests {
         assert_eq!(*rounds.lock().unwrap(), [2]);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_burst_keeps_the_round_open_up_to_ten_windows() {
+    /// Runs a worker (window 100 ms, at most 100 jobs, `per_call`) through a burst of 30
+    /// jobs, one every 60 ms (each within a window of the last: 1.8 s in all), and returns when
+    /// each round started after the burst's start, and its size.
+    async fn burst_rounds(per_call: usize) -> Vec<(Duration, usize)> {
         let rounds = std::sync::Arc::new(Mutex::new(Vec::new()));
         let seen = rounds.clone();
         let (tx, rx) = mpsc::unbounded_channel::<TestJob>();
+        let started = Instant::now();
         tokio::spawn(run_worker(
             rx,
             Batching {
                 window: Duration::from_millis(100),
                 max_jobs: 100,
-                per_call: 1,
+                per_call,
             },
             move |round| {
-                seen.lock().unwrap().push((Instant::now(), round.len()));
+                seen.lock().unwrap().push((started.elapsed(), round.len()));
                 async {}
             },
         ));
-        let started = Instant::now();
-        // A job every 60 ms, each within a window of the last: 30 jobs over 1.8 s.
         let mut answers = Vec::new();
         for port in 0..30 {
             let (job, answer) = ensure(port, "10.0.0.1");
@@ -466,41 +467,24 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(60)).await;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let rounds = rounds.lock().unwrap();
+        rounds.lock().unwrap().clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_keeps_the_round_open_up_to_ten_windows() {
+        let rounds = burst_rounds(1).await;
         let sizes: Vec<usize> = rounds.iter().map(|(_, n)| *n).collect();
         // The first round closed ten windows after its first job (17 jobs in), the second a
         // window after the burst's last job.
         assert_eq!(sizes, [17, 13]);
-        assert_eq!(rounds[0].0 - started, Duration::from_secs(1));
+        assert_eq!(rounds[0].0, Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_round_cut_by_a_cap_takes_whole_calls_and_the_rest_waits_for_more() {
-        let rounds = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let seen = rounds.clone();
-        let (tx, rx) = mpsc::unbounded_channel::<TestJob>();
-        tokio::spawn(run_worker(
-            rx,
-            Batching {
-                window: Duration::from_millis(100),
-                max_jobs: 100,
-                per_call: 5,
-            },
-            move |round| {
-                seen.lock().unwrap().push(round.len());
-                async {}
-            },
-        ));
-        let mut answers = Vec::new();
-        for port in 0..30 {
-            let (job, answer) = ensure(port, "10.0.0.1");
-            tx.send(job).unwrap();
-            answers.push(answer);
-            tokio::time::sleep(Duration::from_millis(60)).await;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let sizes: Vec<usize> = burst_rounds(5).await.iter().map(|(_, n)| *n).collect();
         // Ten windows in, 17 jobs wait: 15 go (three calls' worth), 2 open the next round,
         // which the burst's end closes whole. Without the cut: [17, 13], four partial calls.
-        assert_eq!(*rounds.lock().unwrap(), [15, 15]);
+        assert_eq!(sizes, [15, 15]);
     }
 }
