@@ -594,6 +594,17 @@ impl Core {
                 Some(claim) => Ok(Some(claim.eip.clone())),
                 None => Ok(match hint.filter(|id| !id.is_empty()) {
                     Some(id) => match state.holder(id) {
+                        // Given back already, by an earlier release for this Pod: the ports
+                        // of a Pod that goes are released together, each seeing the others
+                        // going, and each would otherwise rename the pool EIP again.
+                        None if !pod.namespace.is_empty()
+                            && state.records.get(id).is_some_and(|r| {
+                                r.status == Status::Unbound
+                                    && r.name == marker::pool(&self.cloud.cluster)
+                            }) =>
+                        {
+                            return Ok(());
+                        }
                         None => Some(id.to_string()),
                         Some(Holder::Pod(holder))
                             if pod.namespace.is_empty() && holder.name == pod.name =>

@@ -872,6 +872,47 @@ async fn released_eips_go_to_the_pool_and_the_next_pod_takes_them() {
     assert_eq!(provider.stats().writes_of("AllocateAddresses"), 2);
 }
 
+#[tokio::test]
+async fn the_ports_of_a_pod_that_goes_give_its_eip_back_once() {
+    let (fake, provider) = setup(EipProviderConfig {
+        pool: PoolLimits { min: 0, max: 1 },
+        ..config()
+    });
+    let ports = [7000, 7001, 7002];
+    let bound = ensure_all(
+        &provider,
+        ports
+            .iter()
+            .map(|&port| binding("room-0", port, Some("10.0.0.5")))
+            .collect(),
+    )
+    .await;
+    let eip = bound[0].clone().unwrap().resource_id;
+    // Each port is released with the EIP its status names, none seeing another port that
+    // stays (all of them are going).
+    let before = provider.stats();
+    let mut set = JoinSet::new();
+    for port in ports {
+        let provider = Arc::clone(&provider);
+        let mut port = binding("room-0", port, None);
+        port.resource_id = Some(eip.clone());
+        set.spawn(async move { provider.release(&port).await });
+    }
+    for released in set.join_all().await {
+        released.unwrap();
+    }
+    let spent = provider.stats().since(&before);
+    assert_eq!(spent.writes_of("DisassociateAddress"), 1, "{spent}");
+    assert_eq!(spent.writes_of("ModifyAddressAttribute"), 1, "{spent}");
+    assert_eq!(spent.total_writes(), 2, "{spent}");
+    let fake = fake.lock().unwrap();
+    assert_eq!(fake.status(&eip), "UNBIND");
+    assert_eq!(
+        fake.addresses[&eip].address_name.as_deref(),
+        Some(provider.pool_name().as_str())
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn keep_for_holds_the_eip_for_the_pods_name_until_it_expires() {
     let (fake, provider) = setup(EipProviderConfig {
