@@ -9,8 +9,8 @@ use super::Context;
 use super::labels::{MANAGER, POOL, POOL_FINALIZER};
 use crate::crd::condition::{ConditionStatus, NewCondition, set_condition, types};
 use crate::crd::{
-    BindingState, CLBPortPool, CLBPortPoolStatus, LoadBalancerState, PoolLoadBalancerStatus,
-    PoolState,
+    BindingState, CLBPodBinding, CLBPortPool, CLBPortPoolStatus, LoadBalancerState,
+    PoolLoadBalancerStatus, PoolState,
 };
 use crate::frontends::{CONFIRM_GONE_AFTER, TAG_CLUSTER, TAG_POOL};
 use crate::registry::ProviderOps;
@@ -289,13 +289,39 @@ fn wants_more(pool: &CLBPortPool, ctx: &Context, created: usize) -> bool {
         return false;
     }
     let name = pool.name_any();
+    let mut held: BTreeMap<String, usize> = BTreeMap::new();
+    for child in ctx.stores.listeners.state() {
+        if child.labels().get(POOL) == Some(&name) {
+            for owner in child.owner_references() {
+                *held.entry(owner.uid.clone()).or_default() += 1;
+            }
+        }
+    }
     ctx.stores.bindings.state().iter().any(|binding| {
-        binding
-            .status
-            .as_ref()
-            .is_some_and(|s| s.state == BindingState::NoPortAvailable)
-            && binding.spec.ports.iter().any(|p| p.pools.contains(&name))
+        let held = binding
+            .uid()
+            .and_then(|uid| held.get(&uid).copied())
+            .unwrap_or(0);
+        short_of(binding, &name, held)
     })
+}
+
+/// Whether `binding` still lacks a slot in pool `name` while holding `held` there. Its
+/// `NoPortAvailable` alone is not enough: the status is written after the listeners it created,
+/// so a pool that just filled would see it still short and make a CLB nobody needs.
+fn short_of(binding: &CLBPodBinding, name: &str, held: usize) -> bool {
+    let exhausted = binding
+        .status
+        .as_ref()
+        .is_some_and(|s| s.state == BindingState::NoPortAvailable);
+    let wanted: usize = binding
+        .spec
+        .ports
+        .iter()
+        .filter(|p| p.pools.iter().any(|pool| pool == name))
+        .map(|p| p.protocol.split().len())
+        .sum();
+    exhausted && held < wanted
 }
 
 /// Creates the pool's next CLB; the token (the pool's uid and how many it made before) makes
@@ -433,4 +459,53 @@ async fn write_status(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{BindingPort, BindingProtocol, CLBPodBindingSpec, CLBPodBindingStatus};
+
+    fn binding(state: BindingState, ports: &[(BindingProtocol, &str)]) -> CLBPodBinding {
+        let ports = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (protocol, pool))| BindingPort {
+                port: 7000 + i as u16,
+                protocol: *protocol,
+                pools: vec![pool.to_string()],
+                use_same_port_across_pools: None,
+                cert_secret_name: None,
+            })
+            .collect();
+        let mut binding = CLBPodBinding::new(
+            "crowd-0",
+            CLBPodBindingSpec {
+                disabled: None,
+                ports,
+            },
+        );
+        binding.status = Some(CLBPodBindingStatus {
+            state,
+            ..Default::default()
+        });
+        binding
+    }
+
+    #[test]
+    fn a_binding_is_short_only_of_the_pool_it_lacks_a_slot_in() {
+        let exhausted = binding(
+            BindingState::NoPortAvailable,
+            &[(BindingProtocol::TcpUdp, "a"), (BindingProtocol::Udp, "b")],
+        );
+        assert!(short_of(&exhausted, "a", 1), "one of TCP and UDP held");
+        assert!(
+            !short_of(&exhausted, "a", 2),
+            "both held: its status is older than its listeners"
+        );
+        assert!(!short_of(&exhausted, "b", 1), "its shortage is in pool a");
+        assert!(!short_of(&exhausted, "c", 0), "it does not use pool c");
+        let bound = binding(BindingState::Bound, &[(BindingProtocol::Udp, "a")]);
+        assert!(!short_of(&bound, "a", 0));
+    }
 }
