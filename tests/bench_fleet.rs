@@ -8,8 +8,8 @@
 //!
 //! Prints what binding the fleet costs: time from the last Pod Running to every port bound,
 //! cloud writes against the computed minimum, the controller's API server requests per Pod
-//! port, kube-apiserver CPU, controller RSS, a quiet minute, and scaling to 0. Figures, never
-//! pass/fail on time. Sizes come from the environment: `FLEET_PODS` (300), `FLEET_CLBS` (100),
+//! port, the CPU of the machine and who used it, controller RSS, a quiet minute, and scaling
+//! to 0. Figures, never pass/fail on time. Sizes come from the environment: `FLEET_PODS` (300), `FLEET_CLBS` (100),
 //! `FLEET_TASK_MS` (1000), `FLEET_QUIET_SECS` (60), `FLEET_BYSTANDERS` (0: Pods the service
 //! does not select, created first, for the controller's memory with a crowded cluster).
 mod support;
@@ -325,8 +325,8 @@ fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The ground's kube-apiserver process.
-fn apiserver_pid() -> Option<u32> {
+/// A ground process by the file name of its binary (`kube-apiserver`, `etcd`).
+fn ground_pid(binary: &str) -> Option<u32> {
     std::fs::read_dir("/proc")
         .ok()?
         .flatten()
@@ -334,10 +334,72 @@ fn apiserver_pid() -> Option<u32> {
             let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let first = cmdline.split(|b| *b == 0).next()?;
-            String::from_utf8_lossy(first)
-                .ends_with("kube-apiserver")
-                .then_some(pid)
+            let first = String::from_utf8_lossy(first);
+            (first.rsplit('/').next() == Some(binary)).then_some(pid)
         })
+}
+
+/// CPU time so far: the whole machine's (busy and all, from `/proc/stat`) and the processes
+/// that share it (kube-apiserver, etcd, the controller), to say which one a phase waited on.
+#[derive(Clone, Copy, Default)]
+struct CpuUse {
+    machine_busy: f64,
+    machine_all: f64,
+    apiserver: f64,
+    etcd: f64,
+    controller: f64,
+}
+
+/// The processes [`CpuUse`] follows.
+#[derive(Clone, Copy)]
+struct CpuWatch {
+    apiserver: Option<u32>,
+    etcd: Option<u32>,
+    controller: u32,
+}
+
+impl CpuWatch {
+    fn now(self) -> CpuUse {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<f64> = stat
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let all: f64 = ticks.iter().take(8).sum();
+        // idle and iowait are fields 4 and 5.
+        let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
+        CpuUse {
+            machine_busy: (all - idle) / 100.0,
+            machine_all: all / 100.0,
+            apiserver: self.apiserver.map(cpu_seconds).unwrap_or(0.0),
+            etcd: self.etcd.map(cpu_seconds).unwrap_or(0.0),
+            controller: cpu_seconds(self.controller),
+        }
+    }
+}
+
+impl CpuUse {
+    /// In words, since `before`: how busy the machine's cores were, and who used them.
+    fn since(self, before: CpuUse) -> String {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let all = (self.machine_all - before.machine_all).max(0.01);
+        let share = |after: f64, before: f64| 100.0 * (after - before) / all * cores as f64;
+        let busy = share(self.machine_busy, before.machine_busy);
+        let apiserver = share(self.apiserver, before.apiserver);
+        let etcd = share(self.etcd, before.etcd);
+        let controller = share(self.controller, before.controller);
+        format!(
+            "the machine's {cores} cores {:.0} % busy: kube-apiserver {apiserver:.0} %, etcd {etcd:.0} %, \
+             the controller {controller:.0} %, the rest (kwok, kube-controller-manager, the emulator, \
+             the benchmark) {:.0} % (of one core each)",
+            busy / cores as f64,
+            busy - apiserver - etcd - controller,
+        )
+    }
 }
 
 /// The value of each `/metrics` sample of `metric` (leader election's Lease requests left
@@ -491,7 +553,11 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
     )
     .await;
     let controller_pid = e2e.controller.pid();
-    let apiserver = apiserver_pid();
+    let cpu = CpuWatch {
+        apiserver: ground_pid("kube-apiserver"),
+        etcd: ground_pid("etcd"),
+        controller: controller_pid,
+    };
 
     if bystanders > 0 {
         create_bystanders(&e2e, bystanders).await;
@@ -558,7 +624,7 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
 
     let requests_before = kube_requests(&e2e.controller).await;
     let writes_before = cloud_writes_by_action(&e2e.controller).await;
-    let apiserver_cpu_before = apiserver.map(cpu_seconds).unwrap_or(0.0);
+    let cpu_before = cpu.now();
     let started = Instant::now();
     let service_ports_spec: Vec<_> = (0..TCP_PORTS)
         .map(|i| json!({ "protocol": "TCP", "targetPort": 7000 + i }))
@@ -592,7 +658,7 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
     )
     .await;
     let bind_time = started.elapsed();
-    let apiserver_cpu = apiserver.map(cpu_seconds).unwrap_or(0.0) - apiserver_cpu_before;
+    let bind_cpu = cpu.now().since(cpu_before);
     // The counters are read from /metrics; give the last calls a moment to be counted.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let requests = delta(&kube_requests(&e2e.controller).await, &requests_before);
@@ -609,7 +675,7 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
          fleet {name}: last Pod Running -> all {wanted} Pod ports bound: {:.1} s\n\
          fleet {name}: cloud write calls: {total_writes} (computed minimum {minimum}, {:.2}x): {}\n\
          fleet {name}: API server requests per Pod port while binding: {:.2} ({})\n\
-         fleet {name}: kube-apiserver CPU while binding: {:.0} % of one core ({apiserver_cpu:.1} s)\n\
+         fleet {name}: CPU while binding: {bind_cpu}\n\
          fleet {name}: controller RSS {rss_before:.0} MiB before the service, {:.0} MiB with the fleet bound; {:.1} CPU s since start",
         sizes.pods,
         TCP_PORTS + UDP_PORTS,
@@ -625,7 +691,6 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
         listed(&writes, 1.0),
         total_requests / pod_ports,
         listed(&requests, pod_ports),
-        100.0 * apiserver_cpu / bind_time.as_secs_f64(),
         rss_mib(controller_pid),
         cpu_seconds(controller_pid),
     );
@@ -653,7 +718,7 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
     // Scale to 0: every listener released.
     let down_writes_before = cloud_writes_by_action(&e2e.controller).await;
     let down_requests_before = kube_requests_by_resource(&e2e.controller).await;
-    let down_apiserver_cpu_before = apiserver.map(cpu_seconds).unwrap_or(0.0);
+    let down_cpu_before = cpu.now();
     let down_started = Instant::now();
     e2e.scale("fleet", 0).await;
     let children: Api<DedicatedCLBListener> = Api::namespaced(e2e.client.clone(), e2e.ns());
@@ -689,7 +754,7 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
     )
     .await;
     let down_time = down_started.elapsed();
-    let down_apiserver_cpu = apiserver.map(cpu_seconds).unwrap_or(0.0) - down_apiserver_cpu_before;
+    let down_cpu = cpu.now().since(down_cpu_before);
     let down_requests = delta(
         &kube_requests_by_resource(&e2e.controller).await,
         &down_requests_before,
@@ -701,12 +766,12 @@ async fn bind_a_fleet(provider: Provider, sizes: Sizes, quiet: Duration, bystand
     );
     println!(
         "fleet {name}: scale {} -> 0: every listener released in {:.1} s (the Pods gone in {:.1} s), cloud writes: {}\n\
-         fleet {name}: scaling down: kube-apiserver CPU {:.0} % of one core; API server requests per Pod port: {}",
+         fleet {name}: CPU while scaling down: {down_cpu}\n\
+         fleet {name}: scaling down: API server requests per Pod port: {}",
         sizes.pods,
         down_time.as_secs_f64(),
         pods_gone.lock().unwrap().unwrap_or(down_time).as_secs_f64(),
         listed(&down_writes, 1.0),
-        100.0 * down_apiserver_cpu / down_time.as_secs_f64(),
         listed(&down_requests, pod_ports),
     );
     e2e.remove_services().await;

@@ -14,6 +14,7 @@ mod pods;
 mod pool;
 mod service;
 mod service_status;
+mod sets;
 mod status;
 pub mod sweep;
 pub mod watch;
@@ -31,6 +32,7 @@ use futures::{FutureExt, StreamExt};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{PredicateConfig, WatchStreamExt};
 use kube::{Api, Client, ResourceExt};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -54,6 +56,10 @@ pub struct Context {
     pub reconciles_in_flight: u16,
     /// Listener status writes the watch cache does not show yet.
     pub listener_writes: status::PendingWrites,
+    /// StatefulSets' wanted ordinals as listeners of terminating Pods read them.
+    pub recent_ordinals: sets::RecentOrdinals,
+    /// Listeners waiting for their service to delete them.
+    pub handovers: sets::Handovers,
     /// Consecutive failures per object, for exponential requeue backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Frontends the cloud has called gone, and since when.
@@ -96,6 +102,8 @@ impl Context {
             namespace,
             reconciles_in_flight: config.kubernetes.max_reconciles_in_flight,
             listener_writes: status::PendingWrites::default(),
+            recent_ordinals: sets::RecentOrdinals::default(),
+            handovers: sets::Handovers::default(),
             failures: Mutex::default(),
             gone_sightings: Mutex::default(),
             stores,
@@ -307,17 +315,23 @@ pub async fn run(
     let listeners = ctx.stores.listeners.clone();
     let listeners_of_configs = ctx.stores.listeners.clone();
     let listener_controller = drive(
-        Controller::for_stream(feeds.listeners.applied(), ctx.stores.listeners.clone())
-            .reconcile_on(feeds.pods.subscribe().flat_map(move |change| {
-                futures::stream::iter(listeners_of_pod(&listeners, change.object()))
-            }))
-            .reconcile_on(feeds.listener_configs.subscribe().flat_map(move |change| {
-                // An edited CLBListenerConfig reaches the listeners made with it.
-                futures::stream::iter(listeners_using_config(
-                    &listeners_of_configs,
-                    change.object(),
-                ))
-            })),
+        Controller::for_stream(
+            feeds
+                .listeners
+                .applied()
+                .predicate_filter(listener_inputs, PredicateConfig::default()),
+            ctx.stores.listeners.clone(),
+        )
+        .reconcile_on(feeds.pods.subscribe().flat_map(move |change| {
+            futures::stream::iter(listeners_of_pod(&listeners, change.object()))
+        }))
+        .reconcile_on(feeds.listener_configs.subscribe().flat_map(move |change| {
+            // An edited CLBListenerConfig reaches the listeners made with it.
+            futures::stream::iter(listeners_using_config(
+                &listeners_of_configs,
+                change.object(),
+            ))
+        })),
         listener::KIND,
         listener::reconcile,
         ctx.clone(),
@@ -556,6 +570,24 @@ fn owning_services(child: &DedicatedCLBListener) -> Vec<ObjectRef<DedicatedCLBSe
         .filter(|owner| owner.kind == "DedicatedCLBService")
         .map(|owner| ObjectRef::new(&owner.name).within(&namespace))
         .collect()
+}
+
+/// What a listener's reconcile acts on, hashed: all but its status. Its status is its own
+/// reconcile's output; reconciling again on each status write (as a controller does by default)
+/// doubled the ensures a fleet queued on its frontends.
+fn listener_inputs(listener: &DedicatedCLBListener) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = &listener.metadata;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (
+        meta.generation,
+        &meta.labels,
+        &meta.annotations,
+        &meta.finalizers,
+        meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()),
+    )
+        .hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// The listeners made with a `CLBListenerConfig`.

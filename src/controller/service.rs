@@ -6,7 +6,7 @@
 use super::cached_pod::CachedPod;
 use super::children::{self, ChildTemplate};
 use super::labels::{MANAGER, POD_OWNER};
-use super::{Context, allocate, events, pods, service_status};
+use super::{Context, allocate, events, pods, service_status, sets};
 use crate::allocation::{Allocation, AllocationKey};
 use crate::crd::condition::reasons;
 use crate::crd::{DedicatedCLBListener, DedicatedCLBService};
@@ -15,8 +15,8 @@ use crate::registry::ProviderOps;
 use crate::{Error, Result};
 use dac_provider_api::{AllocationMode, Frontend, PortRange, ProviderError, Scope};
 use kube::Resource;
-use kube::api::{Api, DynamicObject, ResourceExt};
-use kube::core::{ApiResource, GroupVersionKind, Selector, SelectorExt};
+use kube::api::{Api, ResourceExt};
+use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::Action;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -491,7 +491,7 @@ async fn wanted_ports(
     })
 }
 
-/// [`wanted_ordinals`] of `set`, read once per reconcile however many of its Pods ask.
+/// [`sets::wanted_ordinals`] of `set`, read once per reconcile however many of its Pods ask.
 async fn ordinals_of<'s>(
     sets: &'s mut BTreeMap<String, pods::WantedOrdinals>,
     ctx: &Context,
@@ -500,38 +500,10 @@ async fn ordinals_of<'s>(
 ) -> Result<&'s pods::WantedOrdinals> {
     let annotation = set.to_annotation();
     if !sets.contains_key(&annotation) {
-        let wanted = wanted_ordinals(ctx, namespace, set).await?;
+        let wanted = sets::wanted_ordinals(&ctx.client, namespace, set).await?;
         sets.insert(annotation.clone(), wanted);
     }
     Ok(&sets[&annotation])
-}
-
-/// The ordinals a StatefulSet of either kind wants now; none when it is gone (or its kind is
-/// not installed).
-async fn wanted_ordinals(
-    ctx: &Context,
-    namespace: &str,
-    set: &pods::SetRef,
-) -> Result<pods::WantedOrdinals> {
-    let (group, version) = set
-        .api_version
-        .split_once('/')
-        .unwrap_or(("", set.api_version.as_str()));
-    let resource = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(group, version, "StatefulSet"),
-        "statefulsets",
-    );
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), namespace, &resource);
-    let found = match api.get_opt(&set.name).await {
-        Ok(found) => found,
-        // The kind is not installed (no OpenKruise in this cluster): nothing is wanted.
-        Err(kube::Error::Api(status)) if status.code == 404 => None,
-        Err(error) => return Err(error.into()),
-    };
-    Ok(found
-        .and_then(|set| serde_json::to_value(set).ok())
-        .map(|set| pods::WantedOrdinals::of_set(&set))
-        .unwrap_or_default())
 }
 
 /// Keeps each child in step with the service: its spec-derived annotations (address

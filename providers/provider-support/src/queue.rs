@@ -203,6 +203,7 @@ pub async fn run_worker<E, O, R, F, Fut>(
     // Whether the backlog is the rest of a round cut to whole calls: it collects like a new
     // round's first jobs.
     let mut cut = false;
+    let mut last_full_round_end: Option<Instant> = None;
     loop {
         let still_arriving = if backlog.is_empty() || cut {
             if backlog.is_empty() {
@@ -212,7 +213,12 @@ pub async fn run_worker<E, O, R, F, Fut>(
                 };
                 backlog.push_back(first);
             }
-            collect(&mut rx, &mut backlog, batching).await
+            // Jobs soon after a round of a call's worth or more: a burst goes on, and a pause in
+            // it is no reason to make a call of a few jobs (a fleet's gateways made one call per
+            // stray Pod, seconds apart while the API server was busy).
+            let in_burst = last_full_round_end
+                .is_some_and(|end| end.elapsed() < batching.window * MAX_WINDOWS);
+            collect(&mut rx, &mut backlog, batching, in_burst).await
         } else {
             // Leftovers of the last round (later jobs on a slot it had): go on at once, with
             // whatever else arrived meanwhile.
@@ -226,17 +232,22 @@ pub async fn run_worker<E, O, R, F, Fut>(
         let round = take_round(&mut backlog, size);
         cut = still_arriving && !backlog.is_empty();
         if !round.is_empty() {
+            let full = round.len() >= batching.per_call;
             run_round(round).await;
+            last_full_round_end = full.then(Instant::now);
         }
     }
 }
 
 /// Adds jobs to `backlog` until none came for a window, the size cap, or [`MAX_WINDOWS`].
-/// Returns whether jobs were still arriving when it stopped (it stopped at a cap).
+/// `in_burst`: a window without jobs does not end a round of less than one call's worth; only
+/// a full call or [`MAX_WINDOWS`] does. Returns whether jobs were still arriving when it
+/// stopped (it stopped at a cap).
 async fn collect<E, O, R>(
     rx: &mut mpsc::UnboundedReceiver<Job<E, O, R>>,
     backlog: &mut VecDeque<Job<E, O, R>>,
     batching: Batching,
+    in_burst: bool,
 ) -> bool {
     let latest_start = Instant::now() + batching.window * MAX_WINDOWS;
     while backlog.len() < batching.max_jobs {
@@ -244,6 +255,7 @@ async fn collect<E, O, R>(
         match timeout_at(deadline, rx.recv()).await {
             Ok(Some(job)) => backlog.push_back(job),
             Ok(None) => return false,
+            Err(_) if in_burst && backlog.len() < batching.per_call && deadline < latest_start => {}
             Err(_) => return deadline == latest_start,
         }
     }
@@ -486,5 +498,52 @@ mod tests {
         // Ten windows in, 17 jobs wait: 15 go (three calls' worth), 2 open the next round,
         // which the burst's end closes whole. Without the cut: [17, 13], four partial calls.
         assert_eq!(sizes, [15, 15]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_in_a_burst_makes_no_small_call_but_a_lone_job_goes_at_once() {
+        let rounds = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = rounds.clone();
+        let (tx, rx) = mpsc::unbounded_channel::<TestJob>();
+        let started = Instant::now();
+        tokio::spawn(run_worker(
+            rx,
+            Batching {
+                window: Duration::from_millis(100),
+                max_jobs: 100,
+                per_call: 10,
+            },
+            move |round| {
+                seen.lock().unwrap().push((started.elapsed(), round.len()));
+                // A round's calls take a while.
+                tokio::time::sleep(Duration::from_millis(300))
+            },
+        ));
+        let mut answers = Vec::new();
+        let mut send = |port| {
+            let (job, answer) = ensure(port, "10.0.0.1");
+            tx.send(job).unwrap();
+            answers.push(answer);
+        };
+        // A call's worth, then stragglers 300 ms apart, the first just after that round.
+        for port in 0..10 {
+            send(port);
+        }
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        for port in 10..14 {
+            send(port);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        // Long after: one job alone.
+        tokio::time::sleep(Duration::from_millis(3450)).await;
+        send(20);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rounds = rounds.lock().unwrap().clone();
+        let sizes: Vec<usize> = rounds.iter().map(|(_, n)| *n).collect();
+        // The stragglers wait together (ten windows after the first), not one call each.
+        assert_eq!(sizes, [10, 4, 1]);
+        assert_eq!(rounds[1].0, Duration::from_millis(1450));
+        // Not in a burst: a window after it came (at 5.1 s).
+        assert_eq!(rounds[2].0, Duration::from_millis(5200));
     }
 }
