@@ -87,6 +87,7 @@ async fn apply(listener: &DedicatedCLBListener, ctx: &Context) -> Result<Action>
     let binding = build_binding(listener, backend, settings, false)?;
 
     // Apply.
+    tracing::debug!(listener = %listener.name_any(), backend = ?binding.backend, "ensuring");
     let bound = match provider.ensure(&binding).await {
         Ok(bound) => bound,
         Err(error) if error.is_retryable() => return retry_later(listener, ctx, error).await,

@@ -451,11 +451,16 @@ mod tests {
         assert_eq!(*rounds.lock().unwrap(), [2]);
     }
 
-    /// Runs a worker (window 100 ms, at most 100 jobs, `per_call`) through a burst of 30
-    /// jobs, one every 60 ms (each within a window of the last: 1.8 s in all), and returns when
-    /// each round started after the burst's start, and its size.
-    async fn burst_rounds(per_call: usize) -> Vec<(Duration, usize)> {
-        let rounds = std::sync::Arc::new(Mutex::new(Vec::new()));
+    /// When each round started, and its size.
+    type Rounds = std::sync::Arc<Mutex<Vec<(Duration, usize)>>>;
+
+    /// A worker with a window of 100 ms, at most 100 jobs and `per_call`, whose rounds take
+    /// `takes`, and the rounds it ran.
+    fn recording_worker(
+        per_call: usize,
+        takes: Duration,
+    ) -> (mpsc::UnboundedSender<TestJob>, Rounds) {
+        let rounds = Rounds::default();
         let seen = rounds.clone();
         let (tx, rx) = mpsc::unbounded_channel::<TestJob>();
         let started = Instant::now();
@@ -468,9 +473,21 @@ mod tests {
             },
             move |round| {
                 seen.lock().unwrap().push((started.elapsed(), round.len()));
-                async {}
+                async move {
+                    if !takes.is_zero() {
+                        tokio::time::sleep(takes).await;
+                    }
+                }
             },
         ));
+        (tx, rounds)
+    }
+
+    /// Runs a worker (window 100 ms, at most 100 jobs, `per_call`) through a burst of 30
+    /// jobs, one every 60 ms (each within a window of the last: 1.8 s in all), and returns when
+    /// each round started after the burst's start, and its size.
+    async fn burst_rounds(per_call: usize) -> Vec<(Duration, usize)> {
+        let (tx, rounds) = recording_worker(per_call, Duration::ZERO);
         let mut answers = Vec::new();
         for port in 0..30 {
             let (job, answer) = ensure(port, "10.0.0.1");
@@ -502,23 +519,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_pause_in_a_burst_makes_no_small_call_but_a_lone_job_goes_at_once() {
-        let rounds = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let seen = rounds.clone();
-        let (tx, rx) = mpsc::unbounded_channel::<TestJob>();
-        let started = Instant::now();
-        tokio::spawn(run_worker(
-            rx,
-            Batching {
-                window: Duration::from_millis(100),
-                max_jobs: 100,
-                per_call: 10,
-            },
-            move |round| {
-                seen.lock().unwrap().push((started.elapsed(), round.len()));
-                // A round's calls take a while.
-                tokio::time::sleep(Duration::from_millis(300))
-            },
-        ));
+        // A round's calls take a while.
+        let (tx, rounds) = recording_worker(10, Duration::from_millis(300));
         let mut answers = Vec::new();
         let mut send = |port| {
             let (job, answer) = ensure(port, "10.0.0.1");
