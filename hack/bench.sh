@@ -8,7 +8,8 @@
 #                          300 Pods x 16 ports for one service (clb: over 100 CLBs; natgw: over
 #                          3 gateways; eip: from a warm pool), 1 s cloud tasks, the release build:
 #                          time to bind, cloud writes against the minimum, API server requests
-#                          per Pod port, kube-apiserver CPU, RSS, a quiet minute, scaling to 0
+#                          per Pod port, the machine's CPU and who used it, RSS, a quiet minute,
+#                          scaling to 0
 #                          (sizes: FLEET_PODS, FLEET_CLBS, FLEET_TASK_MS, FLEET_QUIET_SECS;
 #                          FLEET_BYSTANDERS more Pods the service does not select)
 set -euo pipefail
